@@ -1,0 +1,188 @@
+"""The local index of each linked account's mail, as IMAP will serve it.
+
+* :class:`Mailbox`: one IMAP mailbox per provider label or folder, with its
+  UIDVALIDITY and the next UID to hand out.
+* :class:`Message`: one provider message, with everything FETCH needs already
+  serialised at sync time (ENVELOPE, BODYSTRUCTURE, part offsets, size).
+* :class:`MailboxEntry`: a message's place in a mailbox: its UID there and the
+  flags kept only locally (``\\Deleted`` and keywords).
+* :class:`CachedMessage`: the built RFC 822 bytes, compressed and encrypted.
+* :class:`SyncState`: where the first sync is, and the last applied event.
+
+Invariant: a UID in a mailbox never changes while that mailbox's UIDVALIDITY
+stays the same.
+"""
+
+import time
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import LinkedAccount
+
+# Provider system label IDs (strings on the wire).
+INBOX = "0"
+ALL_DRAFTS = "1"
+ALL_SENT = "2"
+TRASH = "3"
+SPAM = "4"
+ALL_MAIL = "5"
+ARCHIVE = "6"
+SENT = "7"
+DRAFTS = "8"
+OUTBOX = "9"
+STARRED = "10"
+ALL_SCHEDULED = "12"
+
+# Provider message Flags bits that decide \Draft.
+FLAG_RECEIVED = 1
+FLAG_SENT = 2
+
+
+def new_uidvalidity() -> int:
+    """UIDVALIDITY from the clock, kept inside the 32-bit range IMAP allows."""
+    return int(time.time()) & 0xFFFFFFFF
+
+
+class SyncState(models.Model):
+    class Phase(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        LABELS = "labels", "Labels"
+        COUNTING = "counting", "Counting"
+        MESSAGES = "messages", "Messages"
+        DONE = "done", "Done"
+
+    account = models.OneToOneField(
+        LinkedAccount, on_delete=models.CASCADE, related_name="sync_state"
+    )
+    phase = models.CharField(max_length=10, choices=Phase.choices, default=Phase.WAITING)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # The newest-first metadata cursor: the ID of the last message listed.
+    cursor = models.CharField(max_length=200, blank=True)
+    last_event_id = models.CharField(max_length=200, blank=True)
+    # Which process holds the sync, and until when (a lease, renewed while
+    # working), so a killed worker's sync can be taken over safely.
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class Mailbox(models.Model):
+    class Kind(models.TextChoices):
+        SYSTEM = "system", "System"
+        FOLDER = "folder", "Folder"
+        LABEL = "label", "Label"
+        PLACEHOLDER = "placeholder", "Placeholder"
+
+    account = models.ForeignKey(
+        LinkedAccount, on_delete=models.CASCADE, related_name="mailboxes"
+    )
+    # The provider label ID; empty for the "Folders" and "Labels" placeholders.
+    label_id = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=1000)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    special_use = models.CharField(max_length=20, blank=True)
+    uidvalidity = models.PositiveBigIntegerField(default=new_uidvalidity)
+    uidnext = models.PositiveBigIntegerField(default=1)
+    subscribed = models.BooleanField(default=True)
+    color = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="unique_mailbox_name"),
+        ]
+        indexes = [models.Index(fields=["account", "label_id"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Message(models.Model):
+    account = models.ForeignKey(
+        LinkedAccount, on_delete=models.CASCADE, related_name="messages"
+    )
+    provider_id = models.CharField(max_length=200)
+    address_id = models.CharField(max_length=200, blank=True)
+    label_ids = models.JSONField(default=list)
+    external_id = models.CharField(max_length=1000, blank=True)
+
+    unread = models.BooleanField(default=False)
+    provider_flags = models.BigIntegerField(default=0)
+    is_replied = models.BooleanField(default=False)
+    is_replied_all = models.BooleanField(default=False)
+    is_forwarded = models.BooleanField(default=False)
+
+    internal_date = models.DateTimeField(default=timezone.now)
+    sent_date = models.DateTimeField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    # Pre-serialised IMAP text, computed once when the message is built.
+    envelope = models.BinaryField(default=b"")
+    bodystructure = models.BinaryField(default=b"")
+    body = models.BinaryField(default=b"")
+    # Section path -> [header_start, body_start, body_end] offsets into the
+    # cached message, so FETCH BODY[n] slices without parsing.
+    parts = models.JSONField(default=dict)
+    # Header fields and decoded text for SEARCH, compressed and encrypted.
+    search_sealed = models.BinaryField(default=b"")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "provider_id"], name="unique_provider_message"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.provider_id
+
+    @property
+    def starred(self) -> bool:
+        return STARRED in self.label_ids
+
+    @property
+    def is_draft(self) -> bool:
+        return not self.provider_flags & (FLAG_RECEIVED | FLAG_SENT)
+
+
+class MailboxEntry(models.Model):
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="entries")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="entries")
+    uid = models.PositiveBigIntegerField()
+    deleted = models.BooleanField(default=False)
+    keywords = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "uid"], name="unique_uid"),
+            models.UniqueConstraint(
+                fields=["mailbox", "message"], name="unique_message_in_mailbox"
+            ),
+        ]
+        ordering = ["mailbox", "uid"]
+
+
+class CachedMessage(models.Model):
+    """The exact bytes FETCH BODY[] serves, compressed and AES-GCM encrypted."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="cached", primary_key=True
+    )
+    sealed = models.BinaryField()
+
+
+class EventFailure(models.Model):
+    """An event that could not be applied; its messages were re-fetched."""
+
+    account = models.ForeignKey(
+        LinkedAccount, on_delete=models.CASCADE, related_name="event_failures"
+    )
+    event_id = models.CharField(max_length=200)
+    error = models.TextField()
+    message_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,44 @@
+"""Helpers shared by the test suite."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """Where the team's shared test material (corpus, vectors) lives."""
+    configured = os.environ.get("BRIDGE_SHARED_DIR")
+    if configured:
+        return Path(configured)
+    return (REPO_ROOT / ".." / "shared").resolve()
+
+
+def corpus_files() -> list[Path]:
+    """Every real-world message of the shared corpus, in a stable order."""
+    corpus = shared_dir() / "corpus"
+    return sorted(corpus.glob("*/*.eml"))
+
+
+def require_program(name: str) -> str:
+    """Return the path of an outside program, or skip (fail under CI) without it."""
+    path = shutil.which(name) or _sbin_lookup(name)
+    if path:
+        return path
+
+    message = f"{name} is not installed; install it (see .ci/run) to run this test"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _sbin_lookup(name: str) -> str | None:
+    # Debian puts daemons such as dovecot in sbin, which is not on every PATH.
+    for folder in ("/usr/sbin", "/usr/local/sbin", "/sbin"):
+        candidate = Path(folder) / name
+        if candidate.exists():
+            return str(candidate)
+    return None
