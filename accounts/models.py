@@ -35,14 +35,18 @@ class LinkedAccount(models.Model):
         SPLIT = "split", "Split: a mailbox per address"
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="linked_accounts"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="linked_accounts",
     )
     provider_user_id = models.CharField(max_length=200, unique=True)
     username = models.CharField(max_length=320)
     primary_email = models.CharField(max_length=320)
     display_name = models.CharField(max_length=200, blank=True)
 
-    state = models.CharField(max_length=20, choices=State.choices, default=State.LINKING)
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.LINKING
+    )
     last_error = models.TextField(blank=True)
     address_mode = models.CharField(
         max_length=10, choices=AddressMode.choices, default=AddressMode.COMBINED

@@ -49,9 +49,13 @@ def decrypt(stored: bytes, purpose: str) -> bytes:
     nonce = stored[1 : 1 + NONCE_BYTES]
     sealed = stored[1 + NONCE_BYTES :]
     try:
-        return _cipher(settings.BRIDGE_SECRET_KEY).decrypt(nonce, sealed, purpose.encode())
+        return _cipher(settings.BRIDGE_SECRET_KEY).decrypt(
+            nonce, sealed, purpose.encode()
+        )
     except InvalidTag as exc:
-        raise SecretBoxError(f"cannot decrypt {purpose}: wrong key or damaged data") from exc
+        raise SecretBoxError(
+            f"cannot decrypt {purpose}: wrong key or damaged data"
+        ) from exc
 
 
 def encrypt_text(value: str, purpose: str) -> bytes:

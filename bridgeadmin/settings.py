@@ -47,7 +47,9 @@ BRIDGE_SECRET_KEY = os.environ.get("BRIDGE_SECRET_KEY") or read_or_create_secret
 DEBUG = env_bool("BRIDGE_DEBUG")
 ALLOWED_HOSTS = [
     host.strip()
-    for host in os.environ.get("BRIDGE_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+    for host in os.environ.get(
+        "BRIDGE_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]"
+    ).split(",")
     if host.strip()
 ]
 
@@ -157,10 +159,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+_VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": f"{_VALIDATORS}.UserAttributeSimilarityValidator"},
+    {"NAME": f"{_VALIDATORS}.MinimumLengthValidator"},
+    {"NAME": f"{_VALIDATORS}.CommonPasswordValidator"},
 ]
 
 LOGIN_URL = "login"
@@ -188,7 +191,9 @@ STATIC_ROOT = DATA_DIR / "static"
 
 # The provider. The default is the real one; tests and the demo point this at
 # the reference provider and trust its modulus-signing key instead.
-BRIDGE_PROVIDER_URL = os.environ.get("BRIDGE_PROVIDER_URL", "https://mail.proton.me/api")
+BRIDGE_PROVIDER_URL = os.environ.get(
+    "BRIDGE_PROVIDER_URL", "https://mail.proton.me/api"
+)
 BRIDGE_PROVIDER_MODULUS_KEY = os.environ.get("BRIDGE_PROVIDER_MODULUS_KEY", "")
 BRIDGE_APP_VERSION = os.environ.get("BRIDGE_APP_VERSION", "Other")
 

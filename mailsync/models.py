@@ -55,7 +55,9 @@ class SyncState(models.Model):
     account = models.OneToOneField(
         LinkedAccount, on_delete=models.CASCADE, related_name="sync_state"
     )
-    phase = models.CharField(max_length=10, choices=Phase.choices, default=Phase.WAITING)
+    phase = models.CharField(
+        max_length=10, choices=Phase.choices, default=Phase.WAITING
+    )
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     # The newest-first metadata cursor: the ID of the last message listed.
@@ -92,7 +94,9 @@ class Mailbox(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "name"], name="unique_mailbox_name"),
+            models.UniqueConstraint(
+                fields=["account", "name"], name="unique_mailbox_name"
+            ),
         ]
         indexes = [models.Index(fields=["account", "label_id"])]
 
@@ -151,8 +155,12 @@ class Message(models.Model):
 
 
 class MailboxEntry(models.Model):
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="entries")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="entries")
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.CASCADE, related_name="entries"
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="entries"
+    )
     uid = models.PositiveBigIntegerField()
     deleted = models.BooleanField(default=False)
     keywords = models.JSONField(default=list)

@@ -11,7 +11,9 @@ from accounts.models import LinkedAccount, new_bridge_password
 def test_round_trip_is_bound_to_its_purpose():
     sealed = secretbox.encrypt(b"refresh-token-value", "account:1:refresh_token")
 
-    assert secretbox.decrypt(sealed, "account:1:refresh_token") == b"refresh-token-value"
+    assert (
+        secretbox.decrypt(sealed, "account:1:refresh_token") == b"refresh-token-value"
+    )
     with pytest.raises(secretbox.SecretBoxError):
         secretbox.decrypt(sealed, "account:2:refresh_token")
 
@@ -46,7 +48,9 @@ def test_bridge_password_has_128_bits_in_base64url():
 @pytest.mark.django_db
 def test_account_secrets_never_reach_the_database_in_clear():
     owner = get_user_model().objects.create_user("owner", password="pw-owner-123")
-    account = LinkedAccount(owner=owner, provider_user_id="uid-1", primary_email="a@b.test")
+    account = LinkedAccount(
+        owner=owner, provider_user_id="uid-1", primary_email="a@b.test"
+    )
     account.refresh_token = "very-secret-refresh-token"
     account.key_passphrase = "salted-key-passphrase"
     password = account.regenerate_bridge_password()
