@@ -190,3 +190,19 @@ def record_activity(account: LinkedAccount, kind: str, text: str) -> None:
     stale_ids = list(stale.values_list("id", flat=True)[:100])
     if stale_ids:
         Activity.objects.filter(id__in=stale_ids).delete()
+
+
+class BridgeSetting(models.Model):
+    """One setting changed on the dashboard; read by ``runbridge`` at start.
+
+    Only settings a person changed are stored: a missing row means the value
+    from the environment (Django settings) applies. See
+    :mod:`accounts.settings_store`.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    value = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.key
