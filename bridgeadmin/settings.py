@@ -99,6 +99,15 @@ ASGI_APPLICATION = "bridgeadmin.asgi.application"
 
 # Database: SQLite in WAL mode unless DATABASE_URL names another server.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+SQLITE_OPTIONS = {
+    # WAL lets the IMAP listeners read while a sync writes; IMMEDIATE avoids
+    # lock upgrades that fail under contention.
+    "init_command": (
+        "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=20000;"
+    ),
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
@@ -106,22 +115,14 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "bridge.sqlite3",
-            "OPTIONS": {
-                # WAL lets the IMAP listeners read while a sync writes;
-                # IMMEDIATE avoids lock upgrades that fail under contention.
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;"
-                    "PRAGMA synchronous=NORMAL;"
-                    "PRAGMA busy_timeout=20000;"
-                ),
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            # The test database must be a file too: the suite starts real
+            # processes (runbridge, celery) that open it.
+            "TEST": {"NAME": str(DATA_DIR / "test-bridge.sqlite3")},
         }
     }
-    # The test database must be a file too: the suite starts real processes
-    # (runbridge, celery) that open it.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-bridge.sqlite3")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -42,3 +42,34 @@ def _sbin_lookup(name: str) -> str | None:
         if candidate.exists():
             return str(candidate)
     return None
+
+
+def bridge_process_env(**extra: str) -> dict[str, str]:
+    """Environment for a bridge process (runbridge, celery) started by a test.
+
+    It points the child at the database the test is using (pytest-django's
+    test database, not the configured one) and at the same data directory, so
+    both sides see the same rows and the same secret key.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    database = connection.settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        url = f"sqlite:///{database['NAME']}"
+    else:
+        user = database.get("USER") or "postgres"
+        host = database.get("HOST") or "127.0.0.1"
+        port = database.get("PORT") or 5432
+        url = f"postgres://{user}@{host}:{port}/{database['NAME']}"
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url,
+        BRIDGE_DATA_DIR=str(settings.DATA_DIR),
+        BRIDGE_SECRET_KEY=settings.BRIDGE_SECRET_KEY,
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
