@@ -8,16 +8,22 @@
   flags kept only locally (``\\Deleted`` and keywords).
 * :class:`CachedMessage`: the built RFC 822 bytes, compressed and encrypted.
 * :class:`SyncState`: where the first sync is, and the last applied event.
+* :class:`PendingLink`: a provider login between its steps (2FA, mailbox
+  password), kept for minutes only, its secrets sealed.
 
 Invariant: a UID in a mailbox never changes while that mailbox's UIDVALIDITY
 stays the same.
 """
 
+import secrets
 import time
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from accounts import secretbox
 from accounts.models import LinkedAccount
 
 # Provider system label IDs (strings on the wire).
@@ -63,6 +69,9 @@ class SyncState(models.Model):
     # The newest-first metadata cursor: the ID of the last message listed.
     cursor = models.CharField(max_length=200, blank=True)
     last_event_id = models.CharField(max_length=200, blank=True)
+    # The highest UIDVALIDITY ever given to one of the account's mailboxes,
+    # so a mailbox deleted and created again never gets the same one.
+    last_uidvalidity = models.PositiveBigIntegerField(default=0)
     # Which process holds the sync, and until when (a lease, renewed while
     # working), so a killed worker's sync can be taken over safely.
     lease_owner = models.CharField(max_length=200, blank=True)
@@ -194,3 +203,67 @@ class EventFailure(models.Model):
     error = models.TextField()
     message_ids = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set once a later re-fetch brought the messages in line with the
+    # provider; unresolved rows are retried by the event poller.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+
+PENDING_LINK_LIFETIME = timedelta(minutes=10)
+
+
+def _pending_expiry():
+    return timezone.now() + PENDING_LINK_LIFETIME
+
+
+def _new_seal_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+class PendingLink(models.Model):
+    """A provider login in progress, between the password and the last step.
+
+    The login password stays here (sealed) only until the key passphrase can
+    be derived from it; the row is deleted when the link is done, cancelled
+    or expired.
+    """
+
+    class Step(models.TextChoices):
+        TWO_FACTOR = "two_factor", "Two-factor code"
+        MAILBOX_PASSWORD = "mailbox_password", "Mailbox password"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_links"
+    )
+    username = models.CharField(max_length=320)
+    step = models.CharField(max_length=20, choices=Step.choices)
+    password_mode = models.PositiveSmallIntegerField(default=1)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Bound into every sealed field's purpose, so a sealed value copied to
+    # another row does not decrypt.
+    seal_nonce = models.CharField(max_length=32, default=_new_seal_nonce)
+
+    session_uid_sealed = models.BinaryField(default=b"")
+    access_token_sealed = models.BinaryField(default=b"")
+    refresh_token_sealed = models.BinaryField(default=b"")
+    password_sealed = models.BinaryField(default=b"")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=_pending_expiry, db_index=True)
+
+    def _purpose(self, field: str) -> str:
+        return f"pending-link:{self.seal_nonce}:{field}"
+
+    def get_secret(self, field: str) -> str:
+        sealed = bytes(getattr(self, f"{field}_sealed") or b"")
+        if not sealed:
+            return ""
+        return secretbox.decrypt_text(sealed, self._purpose(field))
+
+    def set_secret(self, field: str, value: str) -> None:
+        sealed = secretbox.encrypt_text(value, self._purpose(field)) if value else b""
+        setattr(self, f"{field}_sealed", sealed)
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= timezone.now()
