@@ -113,7 +113,12 @@ def _build_from_entity(message: Message, entity: bytes) -> bytes:
     entity_names = {name for name, _ in header_fields(entity_header)}
 
     # Mail imported whole decrypts to itself: the original header is inside.
-    if entity_names - _CONTENT_HEADERS - {b""} or _same_header(message, entity_header):
+    # Only an entity whose header is nothing but body headers is the inner
+    # part of a PGP/MIME message.
+    entity_names.discard(b"")
+    if not entity_names or entity_names - _CONTENT_HEADERS:
+        return entity
+    if _same_header(message, entity_header):
         return entity
 
     # A PGP/MIME body is only the inner entity; give it the message header.
