@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from mailsync.provider import pgp, srp
+from mailsync.provider import build, pgp, srp
 from mailsync.provider.errors import (
     CODE_MULTI,
     CODE_OK,
@@ -723,20 +723,16 @@ class ProviderClient:
         """Import raw messages, encrypted to ``keyring``; results in order."""
         results: list[ImportResult] = []
         for batch in _chunks(requests, MAX_IMPORT_BATCH):
-            encrypted = await asyncio.to_thread(
-                lambda batch=batch: [keyring.encrypt(r.message) for r in batch]
-            )
+            encrypted = await asyncio.to_thread(_encrypt_for_import, keyring, batch)
             results.extend(await self._import_batch(batch, encrypted))
         return results
 
     async def _import_batch(
-        self, batch: list[ImportRequest], encrypted: list[str]
+        self, batch: list[ImportRequest], encrypted: list[bytes]
     ) -> list[ImportResult]:
         files: list[tuple[str, tuple[str | None, bytes, str]]] = []
-        for index, armored in enumerate(encrypted):
-            files.append(
-                (str(index), (f"{index}.eml", armored.encode(), "message/rfc822"))
-            )
+        for index, literal in enumerate(encrypted):
+            files.append((str(index), (f"{index}.eml", literal, "message/rfc822")))
         metadata = {str(i): request.metadata() for i, request in enumerate(batch)}
         files.append(
             ("Metadata", (None, json.dumps(metadata).encode(), "application/json"))
@@ -756,6 +752,20 @@ class ProviderClient:
             )
         missing = ImportResult(code=0, error="the provider gave no answer for it")
         return [by_name.get(str(i), missing) for i in range(len(batch))]
+
+    async def fetch_rfc822(
+        self, account: "UnlockedAccount", message_id: str
+    ) -> tuple[Message, bytes]:
+        """Download, decrypt and build one message: what IMAP will serve."""
+        message = await self.get_message(message_id)
+        packets = await asyncio.gather(
+            *(self.get_attachment(a.id) for a in message.attachments)
+        )
+        keyring = account.keyring(message.address_id)
+        literal = await asyncio.to_thread(
+            _decrypt_and_build, keyring, message, list(packets)
+        )
+        return message, literal
 
     # -- drafts, attachments, sending -----------------------------------------
 
@@ -877,6 +887,31 @@ class UnlockedAccount:
     def address_by_email(self, email: str) -> Address | None:
         wanted = email.strip().lower()
         return next((a for a in self.addresses if a.email.lower() == wanted), None)
+
+
+def _encrypt_for_import(keyring: pgp.KeyRing, batch: list[ImportRequest]) -> list:
+    # The whole message is encrypted as one piece, so the provider gives back
+    # exactly these bytes; the envelope is the PGP/MIME form the route takes.
+    return [
+        build.pgp_mime_envelope(
+            request.message, keyring.encrypt(request.message), secrets.token_hex(8)
+        )
+        for request in batch
+    ]
+
+
+def _decrypt_and_build(
+    keyring: pgp.KeyRing, message: Message, packets: list[bytes]
+) -> bytes:
+    body = keyring.decrypt(message.body)
+    attachments = [
+        (
+            attachment,
+            keyring.decrypt_split(base64.b64decode(attachment.key_packets), data),
+        )
+        for attachment, data in zip(message.attachments, packets, strict=True)
+    ]
+    return build.build_message(message, body, attachments)
 
 
 def _message_filter(

@@ -16,6 +16,7 @@ task, event loop) whether trying again later can help::
      ├── PermissionDenied           403 for another reason
      ├── NotFound                   404 and the provider's "does not exist"
      ├── ValidationError            422 and 400 that name a bad request
+     │    └── AlreadyExists          2500, e.g. a label name taken
      ├── RateLimited                429 (transient, carries retry_after)
      ├── ServerUnavailable          5xx (transient)
      ├── NetworkError               connection failed or dropped (transient)
@@ -41,11 +42,13 @@ logger = logging.getLogger(__name__)
 CODE_OK = 1000
 CODE_MULTI = 1001
 CODE_INVALID_REQUEST = 2001
+CODE_ALREADY_EXISTS = 2500
 CODE_NOT_FOUND = 2501
 CODE_APP_VERSION_MISSING = 5001
 CODE_APP_VERSION_BAD = 5003
 CODE_WRONG_PASSWORD = 8002
 CODE_HUMAN_VERIFICATION = 9001
+CODE_INSUFFICIENT_SCOPE = 9101
 CODE_PAID_PLAN_REQUIRED = 10004
 CODE_REFRESH_INVALID = 10013
 CODE_BAD_HV_TOKEN = 12087
@@ -136,6 +139,10 @@ class ValidationError(ProviderError):
     """The provider refused the request as malformed or not allowed."""
 
 
+class AlreadyExists(ValidationError):
+    """An object with that name or identity exists already."""
+
+
 class RateLimited(ProviderError):
     """Too many requests; ``retry_after`` is the wait the provider asked for."""
 
@@ -219,6 +226,12 @@ def error_from_response(
 
     if code in (CODE_WRONG_PASSWORD, CODE_BAD_HV_TOKEN):
         return AuthError(code, message, status)
+
+    if code == CODE_INSUFFICIENT_SCOPE:
+        return TwoFactorRequired(code, message, status)
+
+    if code == CODE_ALREADY_EXISTS:
+        return AlreadyExists(code, message, status)
 
     if status == 429:
         return RateLimited(code, message, status, parse_retry_after(headers))

@@ -7,6 +7,7 @@ import pytest
 
 from mailsync.provider.client import ProviderClient
 from mailsync.provider.errors import (
+    AlreadyExists,
     AppVersionRejected,
     AuthError,
     HumanVerificationRequired,
@@ -285,6 +286,8 @@ async def test_stale_listing_is_asked_again(sleeps):
         (400, 5003, AppVersionRejected),
         (404, 2501, NotFound),
         (422, 2001, ValidationError),
+        (422, 2500, AlreadyExists),
+        (403, 9101, TwoFactorRequired),
         (400, 2001, ValidationError),
         (503, 0, ServerUnavailable),
         (429, 0, RateLimited),
