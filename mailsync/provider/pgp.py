@@ -17,6 +17,7 @@ session key can be re-encrypted to each recipient without touching the data.
 import base64
 import binascii
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -144,9 +145,82 @@ def _parse_key(armored: str | bytes) -> pgpy.PGPKey:
 
 def _parse_message(data: str | bytes) -> pgpy.PGPMessage:
     try:
-        return pgpy.PGPMessage.from_blob(data)
+        message = pgpy.PGPMessage()
+        message.parse(bytearray(dearmor(data)))
     except _PGPY_ERRORS as exc:
         raise DecryptionError(f"not an OpenPGP message: {exc}") from exc
+    return message
+
+
+_ARMOR_BEGIN = re.compile(rb"^-----BEGIN PGP ([A-Z0-9 ,]+)-----\r?$", re.MULTILINE)
+_ARMOR_LINE = 76
+
+
+def dearmor(data: str | bytes) -> bytes:
+    """The binary packets inside ASCII armor (binary input is returned as is).
+
+    The CRC24 footer is not checked: it is optional (RFC 9580, section 6.1),
+    the integrity check inside encrypted data is what counts, and PGPy's
+    pure-Python CRC takes seconds on a large message.
+    """
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
+    begin = _ARMOR_BEGIN.search(raw[:4096])
+    if begin is None:
+        return raw
+
+    # The match stops before the header line's own line break.
+    lines = raw[begin.end() :].splitlines()[1:]
+    index = 0
+    # Armor headers ("Version: ...") run up to the first blank line.
+    while index < len(lines) and lines[index].strip() and b": " in lines[index]:
+        index += 1
+    if index < len(lines) and not lines[index].strip():
+        index += 1
+
+    body = []
+    for line in lines[index:]:
+        # Padding ends a base64 line, so only the checksum line starts with "=".
+        if line.startswith((b"=", b"-----END")):
+            break
+        body.append(line.strip())
+    try:
+        return base64.b64decode(b"".join(body), validate=True)
+    except binascii.Error as exc:
+        raise DecryptionError(f"malformed ASCII armor: {exc}") from exc
+
+
+def _crc24_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+        table.append(crc & 0xFFFFFF)
+    return table
+
+
+_CRC24_TABLE = _crc24_table()
+
+
+def _crc24(data: bytes) -> int:
+    crc = 0xB704CE
+    table = _CRC24_TABLE
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ byte]
+    return crc
+
+
+def armor(binary: bytes, kind: str = "MESSAGE") -> str:
+    """ASCII armor with a CRC24 footer (PGPy refuses armor without one)."""
+    encoded = base64.b64encode(binary).decode("ascii")
+    lines = [encoded[i : i + _ARMOR_LINE] for i in range(0, len(encoded), _ARMOR_LINE)]
+    checksum = base64.b64encode(_crc24(binary).to_bytes(3, "big")).decode("ascii")
+    return "\n".join(
+        [f"-----BEGIN PGP {kind}-----", "", *lines, f"={checksum}"]
+        + [f"-----END PGP {kind}-----", ""]
+    )
 
 
 def _unlock_in_place(key: pgpy.PGPKey, passphrase: str | bytes) -> None:
@@ -347,8 +421,7 @@ class KeyRing:
     def encrypt(self, data: bytes, *, sign: bool = True) -> str:
         """Encrypt to our primary key (import, drafts); armored, signed."""
         split = self.encrypt_split(data, sign=sign)
-        message = pgpy.PGPMessage.from_blob(split.key_packets + split.data_packet)
-        return str(message)
+        return armor(split.key_packets + split.data_packet)
 
     def encrypt_split(self, data: bytes, *, sign: bool = True) -> SplitMessage:
         """Encrypt to our primary key, keeping key and data packets apart."""
@@ -411,7 +484,7 @@ def encrypt_with_session_key(
     With ``signer``, the content carries that keyring's signature inside.
     """
     literal = pgpy.PGPMessage.new(
-        data, compression=CompressionAlgorithm.Uncompressed, file=False
+        data, compression=CompressionAlgorithm.Uncompressed, format="b"
     )
     if signer is not None:
         try:

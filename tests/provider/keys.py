@@ -46,6 +46,7 @@ class Account:
     addresses: list[Address]
     user_key: pgpy.PGPKey
     address_keys: dict[str, pgpy.PGPKey]
+    address_passphrases: dict[str, str]
 
 
 def make_account(
@@ -55,7 +56,7 @@ def make_account(
     key_pass = srp.mailbox_password(password, base64.b64decode(key_salt)).decode()
     user_key = new_key("alice", key_pass)
 
-    addresses, address_keys = [], {}
+    addresses, address_keys, address_passphrases = [], {}, {}
     for index, email in enumerate(emails):
         token = secrets.token_hex(16)
         address_key = new_key(email, token)
@@ -84,6 +85,7 @@ def make_account(
             )
         )
         address_keys[address_id] = address_key
+        address_passphrases[address_id] = token
 
     user = User(
         id="user-1",
@@ -92,4 +94,12 @@ def make_account(
         email=emails[0],
         keys=[Key(id="user-key-1", private_key=str(user_key), primary=True)],
     )
-    return Account(password, key_salt, user, addresses, user_key, address_keys)
+    return Account(
+        password,
+        key_salt,
+        user,
+        addresses,
+        user_key,
+        address_keys,
+        address_passphrases,
+    )

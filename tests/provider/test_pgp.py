@@ -166,3 +166,22 @@ def test_session_key_repr_hides_the_key():
 
     assert base64.b64encode(session_key.key).decode() not in repr(session_key)
     assert session_key.key.hex() not in repr(session_key)
+
+
+def test_our_armor_is_read_by_other_openpgp_code(ring, account):
+    armored = ring.encrypt(b"for the provider")
+    address_key = account.address_keys["address-0"]
+
+    with address_key.unlock(account.address_passphrases["address-0"]):
+        message = address_key.decrypt(pgpy.PGPMessage.from_blob(armored))
+
+    assert bytes(message.message) == b"for the provider"
+
+
+def test_dearmor_ignores_headers_and_a_wrong_checksum(ring):
+    armored = ring.encrypt(b"payload").replace("-----\n\n", "-----\nVersion: X\n\n")
+    lines = armored.splitlines()
+    checksum_line = next(i for i, line in enumerate(lines) if line.startswith("="))
+    lines[checksum_line] = "=AAAA"
+
+    assert ring.decrypt("\r\n".join(lines)) == b"payload"
