@@ -84,6 +84,17 @@ class ParseError(Exception):
             f"code={self.code!r}, status={self.status!r})"
         )
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ParseError):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[str | None, str, str | None, str]:
+        return (self.tag, self.message, self.code, self.status)
+
     def response(self) -> bytes:
         """Return the reply line for this error."""
         return wire.response_line(self.tag, self.status, self.message, code=self.code)
@@ -166,11 +177,16 @@ class Cursor:
             raise self.fail_expected(what or repr(token.decode()))
 
     def sp(self) -> None:
-        if not self.accept(b" "):
-            raise self.fail_expected("a space")
+        if self.accept(b" "):
+            return
+        if self.peek() == ord(")"):
+            raise self.error("unbalanced parentheses: unexpected ')'")
+        raise self.fail_expected("a space")
 
     def end(self) -> None:
         """Require that nothing follows."""
+        if self.peek() == ord(")"):
+            raise self.error("unbalanced parentheses: unexpected ')'")
         if not self.at_end():
             raise self.error(f"unexpected {self._next_text()} at end of command")
 

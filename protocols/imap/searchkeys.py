@@ -149,6 +149,12 @@ _DATE_KEYS: dict[str, tuple[Literal["before", "on", "since"], bool]] = {
     "SENTON": ("on", True),
     "SENTSINCE": ("since", True),
 }
+_KEYS_WITH_ARGUMENTS = frozenset(
+    {"KEYWORD", "UNKEYWORD", "HEADER", "BODY", "TEXT", "LARGER", "SMALLER"}
+    | {"UID", "NOT", "OR", "MODSEQ"}
+    | set(_HEADER_KEYS)
+    | set(_DATE_KEYS)
+)
 _SEQUENCE_START = frozenset(b"0123456789*$")
 
 
@@ -218,6 +224,8 @@ class _SearchParser:
         if name == "NEW":
             return AndKey((FlagKey("\\Recent"), FlagKey("\\Seen", present=False)))
 
+        if name not in _KEYS_WITH_ARGUMENTS:
+            raise cursor.error(f"unknown search key {name[:30]}")
         cursor.sp()
 
         if name in ("KEYWORD", "UNKEYWORD"):
@@ -247,10 +255,7 @@ class _SearchParser:
             left = self.key(depth + 1)
             cursor.sp()
             return OrKey(left, self.key(depth + 1))
-        if name == "MODSEQ":
-            return ModSeqKey(self.modseq())
-
-        raise cursor.error(f"unknown search key {name[:30]}")
+        return ModSeqKey(self.modseq())
 
     def modseq(self) -> int:
         # The optional entry name and type (RFC 7162) only narrow a flag's
@@ -259,7 +264,9 @@ class _SearchParser:
         if cursor.peek() == ord('"'):
             cursor.string("an entry name")
             cursor.sp()
-            cursor.keyword("an entry type (priv, shared or all)")
+            entry_type = cursor.keyword("an entry type")
+            if entry_type not in ("PRIV", "SHARED", "ALL"):
+                raise cursor.error("MODSEQ entry type must be priv, shared or all")
             cursor.sp()
         return cursor.number(MAX_NUMBER64, "a mod-sequence")
 
