@@ -1,0 +1,101 @@
+"""A real SMTP listener on a free loopback port, in a thread of its own.
+
+The listener runs its own event loop in a background thread, as it does in
+``runbridge``; the tests talk to it with smtplib and swaks like any mail
+program. Its database work happens in other threads, so tests that use it
+need the transactional database (``transactional_db``).
+"""
+
+import asyncio
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from protocols import tls
+from protocols.smtp.server import SMTPService, start_smtp
+
+HOST = "127.0.0.1"
+
+
+class LoopThread:
+    """An asyncio loop in a daemon thread; ``run`` executes a coroutine there."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Any, timeout: float = 120) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+@dataclass
+class RunningSMTP:
+    service: SMTPService
+    loop: LoopThread
+    cert_path: Path
+
+    @property
+    def port(self) -> int:
+        return self.service.port
+
+    @property
+    def implicit_tls_port(self) -> int:
+        return self.service.implicit_tls_port
+
+    def client_tls_context(self) -> ssl.SSLContext:
+        """A context that trusts the listener's self-signed certificate."""
+        context = ssl.create_default_context(cafile=str(self.cert_path))
+        return context
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    """One self-signed certificate for the whole run (RSA keys take a while)."""
+    folder = tmp_path_factory.mktemp("smtp-tls")
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    tls._write_self_signed(cert_path, key_path)
+    return cert_path, key_path
+
+
+@pytest.fixture
+def smtp_options() -> dict[str, Any]:
+    """Extra start_smtp options; override in a module to change them."""
+    return {}
+
+
+@pytest.fixture
+def smtp_server(
+    transactional_db, settings, tls_files, smtp_options
+) -> Iterator[RunningSMTP]:
+    cert_path, key_path = tls_files
+    settings.BRIDGE_TLS_CERT = str(cert_path)
+    settings.BRIDGE_TLS_KEY = str(key_path)
+    cache.clear()
+
+    loop = LoopThread()
+    service = loop.run(start_smtp(HOST, 0, free_port(), **smtp_options))
+    try:
+        yield RunningSMTP(service, loop, cert_path)
+    finally:
+        loop.run(service.stop())
+        loop.close()
+        cache.clear()
