@@ -590,3 +590,86 @@ def unlock_keys(
     if addresses and not rings:
         raise KeyUnlockError("no address key could be unlocked")
     return UnlockedKeys(user_ring, rings)
+
+
+# Send schemes and signature types of a send package (see types.py too).
+_SCHEME_INTERNAL = 1
+_SCHEME_CLEAR = 4
+_SCHEME_PGP_INLINE = 8
+_SCHEME_PGP_MIME = 16
+_SCHEME_CLEAR_MIME = 32
+_MIME_SCHEMES = {_SCHEME_PGP_MIME, _SCHEME_CLEAR_MIME}
+_ENCRYPTED_SCHEMES = {_SCHEME_INTERNAL, _SCHEME_PGP_INLINE, _SCHEME_PGP_MIME}
+_SIGNATURE_DETACHED = 1
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """How one recipient gets the message: scheme, and key when encrypted."""
+
+    email: str
+    scheme: int
+    public_key: PublicKey | None = None
+    signature: int = _SIGNATURE_DETACHED
+
+
+def build_send_package(
+    mime_type: str,
+    body: bytes,
+    recipients: list[Recipient],
+    *,
+    signer: KeyRing | None = None,
+    attachment_keys: dict[str, SessionKey] | None = None,
+) -> dict:
+    """One entry of a send request's ``Packages`` for recipients of one type.
+
+    ``body`` is the plaintext in ``mime_type`` (text/plain, text/html, or
+    multipart/mixed for PGP/MIME and clear MIME). ``attachment_keys`` are
+    the session keys of the draft's uploaded attachments, by attachment ID
+    (``KeyRing.decrypt_session_key`` of each attachment's key packets).
+    """
+    attachment_keys = attachment_keys or {}
+    session_key = generate_session_key()
+    data_packet = encrypt_with_session_key(body, session_key, signer=signer)
+    package: dict = {
+        "Addresses": {},
+        "MIMEType": mime_type,
+        "Type": 0,
+        "Body": base64.b64encode(data_packet).decode(),
+    }
+
+    for recipient in recipients:
+        is_mime = recipient.scheme in _MIME_SCHEMES
+        if is_mime != (mime_type == "multipart/mixed"):
+            raise CryptoError(
+                f"scheme {recipient.scheme} does not fit a {mime_type} package"
+            )
+
+        entry: dict = {"Type": recipient.scheme, "Signature": recipient.signature}
+        if recipient.scheme in _ENCRYPTED_SCHEMES:
+            if recipient.public_key is None:
+                raise CryptoError(f"no public key to encrypt to {recipient.email}")
+            key = recipient.public_key
+            entry["BodyKeyPacket"] = _b64(key.encrypt_session_key(session_key))
+            if not is_mime:
+                entry["AttachmentKeyPackets"] = {
+                    att_id: _b64(key.encrypt_session_key(att_key))
+                    for att_id, att_key in attachment_keys.items()
+                }
+        else:
+            # Clear recipients: the provider encrypts nothing and needs the keys.
+            package["BodyKey"] = session_key.to_api()
+            if not is_mime:
+                package["AttachmentKeys"] = {
+                    att_id: att_key.to_api()
+                    for att_id, att_key in attachment_keys.items()
+                }
+
+        package["Addresses"][recipient.email] = entry
+        package["Type"] |= recipient.scheme
+
+    return package
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -6,6 +6,7 @@ import pytest
 
 from mailsync.provider import pgp, srp
 from mailsync.provider.errors import (
+    CryptoError,
     DecryptionError,
     KeyUnlockError,
     SignatureError,
@@ -185,3 +186,40 @@ def test_dearmor_ignores_headers_and_a_wrong_checksum(ring):
     lines[checksum_line] = "=AAAA"
 
     assert ring.decrypt("\r\n".join(lines)) == b"payload"
+
+
+def test_send_package_gives_each_recipient_what_it_needs(ring, unlocked):
+    bob = unlocked.for_address("address-1")
+    attachment = ring.encrypt_split(b"%PDF attachment")
+    attachment_key = ring.decrypt_session_key(attachment.key_packets)
+    recipients = [
+        pgp.Recipient("bob@proton.test", 1, bob.public_key()),
+        pgp.Recipient("carol@example.org", 4),
+    ]
+
+    package = pgp.build_send_package(
+        "text/plain",
+        b"hello bob",
+        recipients,
+        signer=ring,
+        attachment_keys={"att-1": attachment_key},
+    )
+
+    body = base64.b64decode(package["Body"])
+    internal = package["Addresses"]["bob@proton.test"]
+    assert package["Type"] == 1 | 4 and package["MIMEType"] == "text/plain"
+    assert bob.decrypt_split(base64.b64decode(internal["BodyKeyPacket"]), body) == (
+        b"hello bob"
+    )
+    att_packet = base64.b64decode(internal["AttachmentKeyPackets"]["att-1"])
+    assert bob.decrypt_split(att_packet, attachment.data_packet) == b"%PDF attachment"
+    clear_key = pgp.SessionKey(
+        base64.b64decode(package["BodyKey"]["Key"]), package["BodyKey"]["Algorithm"]
+    )
+    assert pgp.decrypt_with_session_key(body, clear_key) == b"hello bob"
+    assert package["AttachmentKeys"]["att-1"] == attachment_key.to_api()
+
+
+def test_send_package_refuses_an_encrypted_recipient_without_a_key():
+    with pytest.raises(CryptoError):
+        pgp.build_send_package("text/html", b"x", [pgp.Recipient("a@b.test", 1)])
