@@ -107,17 +107,6 @@ def printable(data: bytes, limit: int = 40) -> str:
     return text + ("..." if len(data) > limit else "")
 
 
-def extract_tag(line: bytes) -> str | None:
-    """Return the tag that starts `line`, or None if it has no valid one."""
-    match = TAG.match(line)
-    if match is None:
-        return None
-
-    if match.end() < len(line) and line[match.end()] != 0x20:
-        return None
-    return match.group().decode("ascii")
-
-
 class Cursor:
     """Reads tokens from one command's segments, left to right."""
 

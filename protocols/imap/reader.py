@@ -18,6 +18,7 @@ thrown away, then refused, so its bytes are never taken for commands.
 """
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -34,6 +35,9 @@ _TAIL_LENGTH = 32
 # A literal size with more digits than this is treated as endless.
 _MAX_SIZE_DIGITS = 20
 _ENDLESS = 2**64
+
+# Everything from the first byte that is not a letter.
+_AFTER_LETTERS = re.compile(rb"[^A-Za-z].*", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +57,15 @@ class ReaderLimits:
 
 @dataclass(frozen=True, slots=True)
 class NeedContinuation:
-    """The client waits for ``+`` before sending a literal of `size` octets."""
+    """The client waits for ``+`` before sending a literal of `size` octets.
+
+    `command` is the command word ("APPEND", "UID SEARCH") so the connection
+    can refuse early instead: answer NO or BAD and call `refuse_literal`.
+    """
 
     tag: str | None
     size: int
+    command: str = ""
 
     def response(self) -> bytes:
         return wire.continuation("Ready for literal data")
@@ -92,6 +101,16 @@ def _tag_of_prefix(prefix: bytes) -> str | None:
     return None
 
 
+def _command_word(first_line: bytes) -> str:
+    """Return the command word of a command's first line, like "UID FETCH"."""
+    words = [
+        _AFTER_LETTERS.sub(b"", word).upper() for word in first_line.split(b" ", 3)[1:3]
+    ]
+    if len(words) == 2 and words[0] == b"UID":
+        return "UID " + words[1].decode("ascii")
+    return words[0].decode("ascii") if words else ""
+
+
 def _literal_size(digits: bytes) -> int:
     if len(digits) > _MAX_SIZE_DIGITS:
         return _ENDLESS
@@ -101,7 +120,8 @@ def _literal_size(digits: bytes) -> int:
 class CommandReader:
     """Incremental reader of client commands; see the module docstring.
 
-    Set `utf8_mailboxes` once the client has enabled UTF8=ACCEPT.
+    Set `utf8_mailboxes` once the client has enabled UTF8=ACCEPT. `limits`
+    may be replaced at any time, e.g. raised once the client has logged in.
     """
 
     def __init__(
@@ -155,6 +175,16 @@ class CommandReader:
     def expect_authenticate_response(self, tag: str) -> None:
         """Take the next line as a base64 AUTHENTICATE response."""
         self._expect("auth", tag)
+
+    def refuse_literal(self) -> None:
+        """Drop the command whose `NeedContinuation` was just returned.
+
+        The connection has answered it with NO or BAD instead of ``+``, so the
+        client will not send the literal and its next line is a new command.
+        """
+        if self._literal_remaining is None or self._literal or self._failure:
+            raise RuntimeError("no literal is waiting for a continuation")
+        self._reset_command()
 
     def _expect(self, kind: str, tag: str) -> None:
         if self.in_command or self._skipping_line:
@@ -294,7 +324,7 @@ class CommandReader:
 
         self._literal_remaining = size
         if synchronizing:
-            return NeedContinuation(self._tag, size)
+            return NeedContinuation(self._tag, size, _command_word(self._segments[0]))
         return None
 
     def _is_append_message(self, line: bytes) -> bool:

@@ -25,10 +25,10 @@ SMALL = ReaderLimits(
 def test_synchronizing_literal_asks_for_continuation_first() -> None:
     reader = CommandReader()
     reader.feed(b"a1 LOGIN {5}\r\n")
-    assert list(reader.events()) == [NeedContinuation("a1", 5)]
+    assert list(reader.events()) == [NeedContinuation("a1", 5, "LOGIN")]
 
     reader.feed(b"alice {6}\r\n")
-    assert list(reader.events()) == [NeedContinuation("a1", 6)]
+    assert list(reader.events()) == [NeedContinuation("a1", 6, "LOGIN")]
 
     reader.feed(b"secret\r\n")
     assert list(reader.events()) == [
@@ -44,9 +44,32 @@ def test_non_synchronizing_literal_needs_no_continuation() -> None:
 def test_zero_length_synchronizing_literal() -> None:
     events = read_events(b"a1 LOGIN alice {0}\r\n\r\n")
     assert events == [
-        NeedContinuation("a1", 0),
+        NeedContinuation("a1", 0, "LOGIN"),
         c.LoginCommand(tag="a1", username="alice", password=""),
     ]
+
+
+def test_continuation_names_the_command() -> None:
+    (event,) = read_events(b"a1 uid search CHARSET UTF-8 TEXT {4}\r\n")
+    assert event == NeedContinuation("a1", 4, "UID SEARCH")
+
+
+def test_refused_literal_leaves_the_next_line_a_command() -> None:
+    reader = CommandReader()
+    reader.feed(b"a1 APPEND Missing {500000}\r\n")
+    (event,) = reader.events()
+    assert isinstance(event, NeedContinuation) and event.command == "APPEND"
+
+    # The connection answers "a1 NO [TRYCREATE]" instead of "+".
+    reader.refuse_literal()
+    reader.feed(b"a2 NOOP\r\n")
+    assert list(reader.events()) == [c.NoopCommand(tag="a2")]
+
+
+def test_refuse_literal_without_a_waiting_literal_is_a_mistake() -> None:
+    reader = CommandReader()
+    with pytest.raises(RuntimeError):
+        reader.refuse_literal()
 
 
 def test_literal_bytes_that_look_like_commands_stay_data() -> None:
