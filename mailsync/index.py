@@ -34,7 +34,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from accounts.models import LinkedAccount
+from accounts.models import Address, LinkedAccount
 from mailsync import cache
 from mailsync.models import (
     ALL_MAIL,
@@ -570,3 +570,40 @@ def reset_index(account: LinkedAccount) -> set[int]:
             box.uidnext = 1
         Mailbox.objects.bulk_update(boxes, ["uidvalidity", "uidnext"])
     return {box.id for box in boxes}
+
+
+# -- addresses ---------------------------------------------------------------
+
+
+def _address_fields(address) -> dict[str, Any]:
+    return {
+        "email": address.email,
+        "display_name": address.display_name,
+        "status": address.status,
+        "send": address.send,
+        "receive": address.receive,
+        "order": address.order,
+        "address_type": address.type,
+    }
+
+
+def replace_addresses(account: LinkedAccount, addresses: Iterable) -> None:
+    """Make the account's addresses exactly the provider's list."""
+    addresses = list(addresses)
+    with transaction.atomic():
+        for address in addresses:
+            apply_address(account, address)
+        Address.objects.filter(account=account).exclude(
+            provider_id__in=[address.id for address in addresses]
+        ).delete()
+
+
+def apply_address(account: LinkedAccount, address) -> None:
+    """Create or update one address (from a provider Address object)."""
+    Address.objects.update_or_create(
+        account=account, provider_id=address.id, defaults=_address_fields(address)
+    )
+
+
+def delete_address(account: LinkedAccount, provider_id: str) -> None:
+    Address.objects.filter(account=account, provider_id=provider_id).delete()

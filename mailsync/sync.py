@@ -1,0 +1,531 @@
+"""The first sync of a linked account: labels, counts, then every message.
+
+Phases (stored in :class:`~mailsync.models.SyncState`, so a sync killed at
+any point resumes where it stopped)::
+
+    waiting -> labels -> counting -> messages -> done
+
+Before anything is listed the latest event id is stored: whatever changes
+while the sync runs is applied by the event loop afterwards, so nothing
+falls between the two.
+
+Messages are listed newest first. Each one is downloaded with its
+attachments, decrypted, built and analysed by up to
+``settings.BRIDGE_SYNC_CONCURRENCY`` workers, and written by one writer in
+listing order, each in its own transaction together with the cursor (the
+ID of the last message written). A restart lists again below the cursor,
+so no message is missed or written twice, and UIDs already given stay.
+Only a window of messages is in memory at any time.
+
+A lease in the sync state makes sure only one process syncs (or polls
+events for) an account at a time; the holder renews it while working, and
+a holder that died on this host is replaced at once.
+"""
+
+import asyncio
+import base64
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Activity, LinkedAccount, record_activity
+from mailsync import dispatch, index, notify
+from mailsync.index import Content, LabelInfo, MessageInfo
+from mailsync.models import ALL_MAIL, EventFailure, SyncState
+from mailsync.provider.build import build_message
+from mailsync.provider.client import UnlockedAccount
+from mailsync.provider.errors import (
+    CryptoError,
+    NotFound,
+    ProviderError,
+    SessionRevoked,
+)
+from mailsync.provider.types import Label, Message, MessageMetadata
+from mailsync.session import AccountSession, NotLinked, open_session
+from mailsync.structure import analyze
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 90
+# How often progress reaches the dashboard at most.
+PROGRESS_INTERVAL = 1.0
+FIRST_SYNC_FAILURE_EVENT = "first-sync"
+
+
+# -- the lease ---------------------------------------------------------------
+
+
+def new_lease_owner() -> str:
+    """An owner id naming this host and process (and this one run)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _holder_is_dead(holder: str) -> bool:
+    # A holder on this host whose process is gone cannot renew; waiting for
+    # its lease to run out would only delay the restart.
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def acquire_lease(account_id: int, owner: str, seconds: int = LEASE_SECONDS) -> bool:
+    """Take the account's lease if it is free, expired or its holder died."""
+    now = timezone.now()
+    state, _ = SyncState.objects.get_or_create(account_id=account_id)
+
+    free = (
+        Q(lease_owner="")
+        | Q(lease_owner=owner)
+        | Q(lease_until__isnull=True)
+        | Q(lease_until__lt=now)
+    )
+    if state.lease_owner and _holder_is_dead(state.lease_owner):
+        logger.info(
+            "account %s: lease holder %s is gone", account_id, state.lease_owner
+        )
+        free |= Q(lease_owner=state.lease_owner)
+
+    taken = SyncState.objects.filter(free, account_id=account_id).update(
+        lease_owner=owner, lease_until=now + timedelta(seconds=seconds)
+    )
+    return taken == 1
+
+
+def renew_lease(account_id: int, owner: str, seconds: int = LEASE_SECONDS) -> bool:
+    renewed = SyncState.objects.filter(account_id=account_id, lease_owner=owner).update(
+        lease_until=timezone.now() + timedelta(seconds=seconds)
+    )
+    return renewed == 1
+
+
+def release_lease(account_id: int, owner: str) -> None:
+    SyncState.objects.filter(account_id=account_id, lease_owner=owner).update(
+        lease_owner="", lease_until=None
+    )
+
+
+class LeaseLost(Exception):
+    """Another process took over the account; this one must stop."""
+
+
+class LeaseKeeper:
+    """Renews a lease in the background while a sync or poll works."""
+
+    def __init__(self, account_id: int, owner: str) -> None:
+        self.account_id = account_id
+        self.owner = owner
+        self.lost = False
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "LeaseKeeper":
+        self._task = asyncio.create_task(self._renew_forever())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            renewed = await sync_to_async(renew_lease)(self.account_id, self.owner)
+            if not renewed:
+                logger.warning("account %s: lease lost", self.account_id)
+                self.lost = True
+                return
+
+    def check(self) -> None:
+        if self.lost:
+            raise LeaseLost(f"account {self.account_id} is synced by another process")
+
+
+# -- account states ----------------------------------------------------------
+
+
+def mark_needs_login(account_id: int, reason: str) -> None:
+    """The provider session is gone: stop and ask the person to log in."""
+    account = LinkedAccount.objects.get(id=account_id)
+    account.forget_session()
+    account.state = LinkedAccount.State.NEEDS_LOGIN
+    account.last_error = reason
+    account.save()
+    record_activity(account, Activity.Kind.ERROR, reason)
+    notify.publish_status(account_id, {"state": account.state, "error": reason})
+
+
+SESSION_ENDED = (
+    "The provider ended the bridge's session (it was logged out, revoked or "
+    "expired). Log in again on the dashboard to resume."
+)
+
+
+def set_last_error(account_id: int, text: str) -> None:
+    LinkedAccount.objects.filter(id=account_id).update(last_error=text)
+
+
+# -- conversions from provider objects ---------------------------------------
+
+
+def label_info(label: Label) -> LabelInfo:
+    return LabelInfo(
+        label_id=label.id,
+        name=label.name,
+        label_type=label.type,
+        parent_id=label.parent_id,
+        path=label.path,
+        color=label.color,
+    )
+
+
+def message_info(message: MessageMetadata) -> MessageInfo:
+    return MessageInfo(
+        provider_id=message.id,
+        label_ids=list(message.label_ids),
+        address_id=message.address_id,
+        external_id=message.external_id,
+        unread=message.unread,
+        flags=message.flags,
+        is_replied=message.is_replied,
+        is_replied_all=message.is_replied_all,
+        is_forwarded=message.is_forwarded,
+        time=datetime.fromtimestamp(message.time, UTC),
+    )
+
+
+# -- one message: download, decrypt, build, analyse --------------------------
+
+
+@dataclass
+class Prepared:
+    """A message ready to be written: its metadata and its content."""
+
+    info: MessageInfo
+    content: Content
+
+
+async def download_message(
+    session: AccountSession, message_id: str
+) -> tuple[Message, list[bytes]]:
+    """The full message and the data packet of each attachment."""
+    message = await session.client.get_message(message_id)
+    packets = [
+        await session.client.get_attachment(attachment.id)
+        for attachment in message.attachments
+    ]
+    return message, packets
+
+
+def decrypt_and_build(
+    unlocked: UnlockedAccount, message: Message, packets: list[bytes]
+) -> bytes:
+    """OpenPGP decryption and the RFC 822 build (CPU-bound, run in a thread)."""
+    keyring = unlocked.keyring(message.address_id)
+    body = keyring.decrypt(message.body)
+    attachments = [
+        (
+            attachment,
+            keyring.decrypt_split(base64.b64decode(attachment.key_packets), data),
+        )
+        for attachment, data in zip(message.attachments, packets, strict=True)
+    ]
+    return build_message(message, body, attachments)
+
+
+def analyze_content(raw: bytes) -> Content:
+    """Everything IMAP will need of the message, computed once."""
+    analysis = analyze(raw)
+    return Content(
+        raw=raw,
+        envelope=analysis.envelope,
+        bodystructure=analysis.bodystructure,
+        body=analysis.body,
+        parts=_jsonable_parts(analysis.parts),
+        sent_date=analysis.date,
+        search=analysis.search_fields(),
+    )
+
+
+def _jsonable_parts(parts: Any) -> dict[str, Any]:
+    return {str(section): list(offsets) for section, offsets in dict(parts).items()}
+
+
+def prepare_sync(unlocked: UnlockedAccount, message: Message, packets) -> Prepared:
+    raw = decrypt_and_build(unlocked, message, packets)
+    return Prepared(info=message_info(message), content=analyze_content(raw))
+
+
+async def prepare_message(session: AccountSession, message_id: str) -> Prepared:
+    """Download, decrypt, build and analyse one message."""
+    message, packets = await download_message(session, message_id)
+    unlocked = await session.unlocked()
+    return await asyncio.to_thread(prepare_sync, unlocked, message, packets)
+
+
+# -- the first sync ----------------------------------------------------------
+
+
+def first_sync(account_id: int) -> str:
+    """Run (or resume) the first sync of an account; a one-line summary."""
+    return async_to_sync(run_first_sync)(account_id)
+
+
+async def run_first_sync(account_id: int) -> str:
+    owner = new_lease_owner()
+    if not await sync_to_async(acquire_lease)(account_id, owner):
+        return "another process is syncing this account"
+
+    try:
+        async with (
+            open_session(account_id) as session,
+            LeaseKeeper(account_id, owner) as keeper,
+        ):
+            return await FirstSync(session, keeper).run()
+    except (SessionRevoked, NotLinked) as exc:
+        logger.warning("account %s: session ended during sync: %r", account_id, exc)
+        await sync_to_async(mark_needs_login)(account_id, SESSION_ENDED)
+        return "the provider session ended; the account needs a new login"
+    except ProviderError as exc:
+        text = (
+            f"Sync paused: the provider answered {exc.message or exc}. "
+            "It resumes by itself."
+        )
+        await sync_to_async(set_last_error)(account_id, text)
+        raise
+    finally:
+        await sync_to_async(release_lease)(account_id, owner)
+
+
+class FirstSync:
+    """One run of the first sync for one account (see the module docstring)."""
+
+    def __init__(self, session: AccountSession, keeper: LeaseKeeper) -> None:
+        self.session = session
+        self.client = session.client
+        self.keeper = keeper
+        self.account_id = session.account_id
+        self.concurrency = max(1, settings.BRIDGE_SYNC_CONCURRENCY)
+        self.window = self.concurrency * 2
+        self.state: SyncState | None = None
+        self._changed: set[int] = set()
+        self._last_progress = 0.0
+
+    async def run(self) -> str:
+        self.state = await sync_to_async(self._load_state)()
+        started = time.monotonic()
+
+        if self.state.phase == SyncState.Phase.DONE:
+            await sync_to_async(self._finish)()
+            return "already synced"
+
+        if self.state.phase == SyncState.Phase.WAITING:
+            await self._start()
+        if self.state.phase == SyncState.Phase.LABELS:
+            await self._labels()
+        if self.state.phase == SyncState.Phase.COUNTING:
+            await self._count()
+        written = 0
+        if self.state.phase == SyncState.Phase.MESSAGES:
+            written = await self._messages()
+        await sync_to_async(self._finish)()
+
+        seconds = time.monotonic() - started
+        return f"synced {written} messages in {seconds:.1f} s"
+
+    # each phase
+
+    def _load_state(self) -> SyncState:
+        state, _ = SyncState.objects.get_or_create(account_id=self.account_id)
+        return state
+
+    async def _start(self) -> None:
+        # The event id comes first, so changes made while listing are
+        # replayed by the event loop afterwards.
+        latest = await self.client.get_latest_event_id()
+        await self._save(
+            phase=SyncState.Phase.LABELS,
+            last_event_id=latest,
+            cursor="",
+            done=0,
+            total=0,
+            started_at=timezone.now(),
+            finished_at=None,
+        )
+        await sync_to_async(self._record)("First sync started")
+
+    async def _labels(self) -> None:
+        labels = await self.client.get_labels()
+        changed = await sync_to_async(self._write_labels)(labels)
+        self._changed |= changed
+        await self._save(phase=SyncState.Phase.COUNTING)
+        await self._publish(force=True)
+
+    def _write_labels(self, labels: list[Label]) -> set[int]:
+        account = LinkedAccount.objects.get(id=self.account_id)
+        return index.sync_mailboxes(account, [label_info(label) for label in labels])
+
+    async def _count(self) -> None:
+        counts = await self.client.get_message_counts()
+        total = next((c.total for c in counts if c.label_id == ALL_MAIL), 0)
+        await self._save(phase=SyncState.Phase.MESSAGES, total=total)
+        await self._publish(force=True)
+
+    async def _messages(self) -> int:
+        unlocked = await self.session.unlocked()
+        limit = asyncio.Semaphore(self.concurrency)
+        in_order: deque[tuple[str, asyncio.Task]] = deque()
+        written = 0
+
+        async def prepare(meta: MessageMetadata) -> Prepared | None:
+            async with limit:
+                return await self._prepare(unlocked, meta)
+
+        try:
+            async for page in self.client.iter_message_metadata(
+                after_id=self.state.cursor or None
+            ):
+                known = await sync_to_async(self._known)([meta.id for meta in page])
+                for meta in page:
+                    if meta.id in known:
+                        continue
+                    in_order.append((meta.id, asyncio.create_task(prepare(meta))))
+                    while len(in_order) >= self.window:
+                        written += await self._write_next(in_order)
+            while in_order:
+                written += await self._write_next(in_order)
+        finally:
+            for _, task in in_order:
+                task.cancel()
+
+        await self._save(phase=SyncState.Phase.DONE)
+        return written
+
+    def _known(self, ids: list[str]) -> set[str]:
+        account = LinkedAccount.objects.get(id=self.account_id)
+        return index.known_message_ids(account, ids)
+
+    async def _prepare(
+        self, unlocked: UnlockedAccount, meta: MessageMetadata
+    ) -> Prepared | None:
+        try:
+            message, packets = await download_message(self.session, meta.id)
+        except NotFound:
+            # Deleted since it was listed; the event loop will agree.
+            logger.info("message %s vanished during the sync", meta.id)
+            return None
+
+        try:
+            return await asyncio.to_thread(prepare_sync, unlocked, message, packets)
+        except (CryptoError, ValueError) as exc:
+            logger.warning(
+                "message %s cannot be built: %s", meta.id, type(exc).__name__
+            )
+            await sync_to_async(self._record_failure)(meta.id, exc)
+            return None
+
+    def _record_failure(self, message_id: str, exc: Exception) -> None:
+        EventFailure.objects.create(
+            account_id=self.account_id,
+            event_id=FIRST_SYNC_FAILURE_EVENT,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            message_ids=[message_id],
+        )
+
+    async def _write_next(self, in_order: deque) -> int:
+        message_id, task = in_order.popleft()
+        prepared = await task
+        self.keeper.check()
+        dispatch.check_stop()
+        if prepared is None:
+            return 0
+
+        changed = await sync_to_async(self._write)(message_id, prepared)
+        self._changed |= changed
+        self.state.done += 1
+        await self._publish()
+        return 1
+
+    def _write(self, message_id: str, prepared: Prepared) -> set[int]:
+        account = LinkedAccount.objects.get(id=self.account_id)
+        with transaction.atomic():
+            changed = index.upsert_message(account, prepared.info, prepared.content)
+            SyncState.objects.filter(account_id=self.account_id).update(
+                cursor=message_id, done=F("done") + 1
+            )
+        return changed
+
+    def _finish(self) -> None:
+        with transaction.atomic():
+            SyncState.objects.filter(account_id=self.account_id).update(
+                phase=SyncState.Phase.DONE, finished_at=timezone.now()
+            )
+            LinkedAccount.objects.filter(
+                id=self.account_id, state=LinkedAccount.State.SYNCING
+            ).update(state=LinkedAccount.State.READY, last_error="")
+        state = SyncState.objects.get(account_id=self.account_id)
+        self._record(f"First sync finished: {state.done} messages")
+        notify.publish_mailboxes_changed(self.account_id, sorted(self._changed))
+        notify.publish_status(
+            self.account_id,
+            {
+                "state": LinkedAccount.State.READY,
+                "phase": SyncState.Phase.DONE,
+                "done": state.done,
+                "total": max(state.total, state.done),
+            },
+        )
+
+    # bookkeeping
+
+    async def _save(self, **fields: Any) -> None:
+        for name, value in fields.items():
+            setattr(self.state, name, value)
+        await sync_to_async(
+            SyncState.objects.filter(account_id=self.account_id).update
+        )(**fields)
+
+    def _record(self, text: str) -> None:
+        account = LinkedAccount.objects.get(id=self.account_id)
+        record_activity(account, Activity.Kind.SYNC, text)
+
+    async def _publish(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+
+        changed, self._changed = sorted(self._changed), set()
+        status = {
+            "state": LinkedAccount.State.SYNCING,
+            "phase": self.state.phase,
+            "done": self.state.done,
+            "total": max(self.state.total, self.state.done),
+        }
+        await sync_to_async(_publish_progress)(self.account_id, changed, status)
+
+
+def _publish_progress(account_id: int, changed: list[int], status: dict) -> None:
+    notify.publish_mailboxes_changed(account_id, changed)
+    notify.publish_status(account_id, status)
