@@ -464,8 +464,7 @@ def person_set_active(request: HttpRequest, person_id: int, active: bool):
     else:
         messages.success(
             request,
-            f"{person.username} can no longer sign in to the dashboard or "
-            "use the bridge from mail programs.",
+            f"{person.username} can no longer sign in to the dashboard.",
         )
     return redirect("people")
 
