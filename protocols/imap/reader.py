@@ -156,8 +156,12 @@ class CommandReader:
 
     @property
     def in_command(self) -> bool:
-        """True while part of a command has been read."""
-        return bool(self._segments) or self._literal_remaining is not None
+        """True while part of a command has been read (or is being skipped)."""
+        return (
+            bool(self._segments)
+            or self._literal_remaining is not None
+            or self._failure is not None
+        )
 
     def feed(self, data: bytes) -> None:
         """Add bytes received from the client."""

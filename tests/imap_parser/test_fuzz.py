@@ -105,7 +105,12 @@ def drain(reader: CommandReader, expectation: int) -> None:
                 reader.expect_authenticate_response(event.tag)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(data=st.binary(max_size=600), chunk=st.integers(min_value=1, max_value=64))
 def test_random_bytes(data: bytes, chunk: int) -> None:
     reader = CommandReader(LIMITS)
@@ -114,7 +119,12 @@ def test_random_bytes(data: bytes, chunk: int) -> None:
         drain(reader, start)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=400,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     pieces=st.lists(st.sampled_from(TOKENS) | st.binary(max_size=4), max_size=40),
     chunk=st.integers(min_value=1, max_value=32),
@@ -127,7 +137,7 @@ def test_random_token_soup(pieces: list[bytes], chunk: int) -> None:
         drain(reader, start)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(data=st.binary(max_size=300))
 def test_split_does_not_change_the_outcome(data: bytes) -> None:
     whole = CommandReader(LIMITS)
