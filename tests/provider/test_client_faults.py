@@ -23,6 +23,7 @@ from mailsync.provider.errors import (
     error_from_response,
 )
 from mailsync.provider.types import Session
+from tests.provider.helpers import Sleeps
 
 USER = {"ID": "u1", "Name": "alice", "Email": "alice@proton.test", "Keys": []}
 
@@ -52,11 +53,6 @@ def error(status, code, message="nope", headers=None, **extra):
     return httpx.Response(
         status, json={"Code": code, "Error": message, **extra}, headers=headers
     )
-
-
-class Sleeps(list):
-    async def __call__(self, seconds):
-        self.append(seconds)
 
 
 @pytest.fixture
