@@ -166,9 +166,15 @@ class _SessionAccess:
         return await self._session.unlocked()
 
     async def index_message(self, provider_id: str) -> set[int]:
-        from mailsync.sync import index_one_message
+        from mailsync.sync import prepare_message
 
-        return await index_one_message(self._session, provider_id)
+        prepared = await prepare_message(self._session, provider_id)
+        account = await _in_thread(
+            lambda: LinkedAccount.objects.get(id=self._session.account_id)
+        )
+        return await _in_thread(
+            index.upsert_message, account, prepared.info, prepared.content
+        )
 
 
 @asynccontextmanager

@@ -1,0 +1,8 @@
+"""Fixtures for the IMAP tests: a listener, accounts and indexed mail."""
+
+from tests.fixtures.imap import (  # noqa: F401
+    imap_server,
+    imap_session_options,
+    imap_tls_files,
+    mail_account,
+)
