@@ -1,0 +1,313 @@
+"""The control API for tests and the demo (loopback only, not under /api).
+
+It changes what the provider does at run time (faults, offline mode, token
+life, updates per event), acts as the outside world (mail arriving, new
+addresses, human-verification approval, forced refresh, revoked sessions)
+and shows what the real provider would keep to itself (the outbox, decrypted
+messages).
+"""
+
+import base64
+import logging
+import sqlite3
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from . import api, auth, events, labels, messages, mime, pgp, seed, store, users
+from .auth import provider_of
+from .context import Provider
+from .faults import rule_from_request
+
+logger = logging.getLogger(__name__)
+
+
+def _user(provider: Provider, request: Request) -> sqlite3.Row:
+    user = users.find_user(provider.conn, request.path_params["name"])
+    if user is None:
+        raise api.APIError(404, api.DOES_NOT_EXIST, "No such user")
+    return user
+
+
+async def get_modulus_pubkey(request: Request) -> Response:
+    return PlainTextResponse(provider_of(request).identity.public_key)
+
+
+async def post_fault(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    provider.faults.add(rule_from_request(await api.read_json(request)))
+    return api.ok({"Faults": provider.faults.describe()})
+
+
+async def get_faults(request: Request) -> JSONResponse:
+    return api.ok({"Faults": provider_of(request).faults.describe()})
+
+
+async def delete_faults(request: Request) -> JSONResponse:
+    provider_of(request).faults.clear()
+    return api.ok()
+
+
+async def post_offline(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    body = await api.read_json(request)
+    provider.offline = api.as_bool(body.get("Offline", True))
+    logger.info("Offline mode %s", "on" if provider.offline else "off")
+    return api.ok({"Offline": int(provider.offline)})
+
+
+async def post_auth_life(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    body = await api.read_json(request)
+    try:
+        seconds = float(body.get("Seconds"))
+    except (TypeError, ValueError) as error:
+        raise api.invalid("Seconds must be a number") from error
+    if seconds <= 0:
+        raise api.invalid("Seconds must be positive")
+    provider.auth_life = seconds
+    return api.ok({"Seconds": seconds})
+
+
+async def post_max_updates(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    body = await api.read_json(request)
+    count = api.as_int(body.get("Count"), "Count")
+    if count < 0:
+        raise api.invalid("Count cannot be negative (0 means no limit)")
+    provider.max_updates_per_event = count
+    return api.ok({"Count": count})
+
+
+async def post_min_app_version(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    body = await api.read_json(request)
+    version = body.get("Version")
+    if not version:
+        provider.min_app_version = None
+        return api.ok()
+
+    parsed = api.parse_app_version(f"client@{version}")
+    if not parsed:
+        raise api.invalid("Version must look like 3.21.1")
+    provider.min_app_version = parsed
+    return api.ok()
+
+
+async def post_user(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    body = await api.read_json(request)
+    try:
+        user_id = users.create_user(
+            provider.conn,
+            api.as_str(body.get("Username"), "Username"),
+            api.as_str(body.get("Password"), "Password"),
+            mailbox_password=body.get("MailboxPassword") or None,
+            totp_secret=body.get("TOTPSecret") or None,
+            addresses=api.as_str_list(body.get("Addresses"), "Addresses") or None,
+            human_verification=api.as_bool(body.get("HumanVerification") or 0),
+            free_plan=api.as_bool(body.get("FreePlan") or 0),
+        )
+    except users.UserError as error:
+        raise api.APIError(422, api.ALREADY_EXISTS, str(error)) from error
+    return api.ok({"UserID": user_id})
+
+
+async def get_user(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    addresses = users.user_addresses(provider.conn, user["id"])
+    return api.ok(
+        {
+            "ID": user["id"],
+            "Name": user["name"],
+            "Addresses": [{"ID": a["id"], "Email": a["email"]} for a in addresses],
+        }
+    )
+
+
+async def post_refresh_event(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    body = await api.read_json(request)
+    flags = api.as_int(body.get("Flags"), "Flags", default=events.REFRESH_MAIL)
+
+    with store.transaction(provider.conn):
+        events.record(provider.conn, user["id"], events.KIND_REFRESH, refresh=flags)
+    return api.ok()
+
+
+async def post_revoke(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    count = auth.revoke_user_sessions(provider, user["id"])
+    logger.info("Revoked %d session(s) of %s", count, user["name"])
+    return api.ok({"Revoked": count})
+
+
+async def post_hv_approve(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    body = await api.read_json(request)
+
+    with store.transaction(provider.conn):
+        if body.get("Token"):
+            cursor = provider.conn.execute(
+                "UPDATE hv_tokens SET approved = 1 WHERE user_id = ? AND token = ?",
+                (user["id"], body["Token"]),
+            )
+        else:
+            cursor = provider.conn.execute(
+                "UPDATE hv_tokens SET approved = 1 WHERE user_id = ?", (user["id"],)
+            )
+    return api.ok({"Approved": cursor.rowcount})
+
+
+async def post_address(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    body = await api.read_json(request)
+    try:
+        address_id = users.add_address(
+            provider.conn, user["id"], api.as_str(body.get("Email"), "Email")
+        )
+    except users.UserError as error:
+        raise api.APIError(422, api.ALREADY_EXISTS, str(error)) from error
+    return api.ok({"AddressID": address_id})
+
+
+async def post_deliver(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    literal = await request.body()
+    if not literal.strip():
+        raise api.invalid("The request body must be the message")
+
+    query = request.query_params
+    label_ids = [labels.INBOX]
+    if query.get("folder"):
+        label_ids = [
+            labels.find_or_create_folder_path(
+                provider.conn, user["id"], query["folder"]
+            )
+        ]
+    for name in query.getlist("label"):
+        label_ids.append(labels.find_or_create_label(provider.conn, user["id"], name))
+
+    unread = api.as_bool(query.get("unread", "1"))
+    try:
+        message_id = seed.deliver(provider.conn, user, literal, label_ids, unread)
+    except seed.SeedError as error:
+        raise api.invalid(str(error)) from error
+    return api.ok({"MessageID": message_id})
+
+
+def _outbox_row(row: sqlite3.Row) -> dict[str, Any]:
+    package = store.loads(row["package"], {})
+    entry = {
+        "ID": row["seq"],
+        "MessageID": row["message_id"],
+        "Sender": row["sender"],
+        "Time": row["created"],
+        **package,
+    }
+
+    body_key = package.get("BodyKey")
+    if body_key:
+        try:
+            plain = pgp.decrypt_with_session_key(
+                base64.b64decode(package["Body"]),
+                pgp.SessionKey(
+                    body_key["Algorithm"], base64.b64decode(body_key["Key"])
+                ),
+            )
+            entry["Decrypted"] = plain.decode("utf-8", errors="replace")
+        except (pgp.PGPFailure, ValueError, KeyError) as error:
+            entry["DecryptError"] = str(error)
+    return entry
+
+
+async def get_outbox(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    rows = provider.conn.execute("SELECT * FROM outbox ORDER BY seq").fetchall()
+    return api.ok({"Outbox": [_outbox_row(row) for row in rows]})
+
+
+def decrypted_message(conn: sqlite3.Connection, row: sqlite3.Row) -> bytes:
+    """The message a client would build, for comparing in tests."""
+    key = users.primary_address_key(conn, row["address_id"])
+    keys = users.address_keys(conn, row["address_id"])
+
+    def decrypt(data: bytes | str) -> bytes:
+        last_error: Exception | None = None
+        for candidate in keys or [key]:
+            try:
+                return pgp.decrypt(data, candidate.private_key, candidate.passphrase)
+            except pgp.PGPFailure as error:
+                last_error = error
+        raise pgp.PGPFailure(str(last_error))
+
+    body = decrypt(row["body"])
+    attachments = conn.execute(
+        "SELECT * FROM attachments WHERE message_id = ? ORDER BY seq", (row["id"],)
+    ).fetchall()
+
+    if row["mime_type"] == "multipart/mixed" and not attachments:
+        # The body is itself the whole MIME message.
+        return body
+
+    decrypted = [
+        (
+            attachment["name"],
+            attachment["mime_type"],
+            attachment["disposition"],
+            decrypt(
+                bytes(attachment["key_packets"]) + bytes(attachment["data_packet"])
+            ),
+        )
+        for attachment in attachments
+    ]
+    fields = store.loads(row["parsed_headers"], [])
+    return mime.build_message(fields, body, row["mime_type"], decrypted)
+
+
+async def get_raw_message(request: Request) -> Response:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    row = messages.get_message_row(
+        provider.conn, user["id"], request.path_params["message_id"]
+    )
+    if row is None:
+        raise api.not_found("Message does not exist")
+
+    try:
+        raw = decrypted_message(provider.conn, row)
+    except pgp.PGPFailure as error:
+        raise api.invalid(f"Cannot decrypt the message: {error}") from error
+    return Response(raw, media_type="message/rfc822")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/modulus-pubkey", get_modulus_pubkey, methods=["GET"]),
+        Route("/faults", post_fault, methods=["POST"]),
+        Route("/faults", get_faults, methods=["GET"]),
+        Route("/faults", delete_faults, methods=["DELETE"]),
+        Route("/offline", post_offline, methods=["POST"]),
+        Route("/auth-life", post_auth_life, methods=["POST"]),
+        Route("/max-updates", post_max_updates, methods=["POST"]),
+        Route("/min-app-version", post_min_app_version, methods=["POST"]),
+        Route("/outbox", get_outbox, methods=["GET"]),
+        Route("/users", post_user, methods=["POST"]),
+        Route("/users/{name}", get_user, methods=["GET"]),
+        Route("/users/{name}/refresh-event", post_refresh_event, methods=["POST"]),
+        Route("/users/{name}/revoke", post_revoke, methods=["POST"]),
+        Route("/users/{name}/hv-approve", post_hv_approve, methods=["POST"]),
+        Route("/users/{name}/addresses", post_address, methods=["POST"]),
+        Route("/users/{name}/deliver", post_deliver, methods=["POST"]),
+        Route(
+            "/users/{name}/messages/{message_id}/raw", get_raw_message, methods=["GET"]
+        ),
+    ]
