@@ -1,0 +1,152 @@
+"""IMAP BODYSTRUCTURE and BODY (RFC 3501 section 7.4.2), as Dovecot 2.3.
+
+Sizes are body octets and ``lines`` counts LF octets in the body. Type,
+subtype and parameters keep the message's own spelling. Dovecot's habits
+reproduced here:
+
+- text/* parts without a charset parameter get ``"charset" "us-ascii"``
+  appended to their parameters.
+- At the top of a message (or of a message/rfc822 body), Content-* fields
+  other than Content-Type count only if there is a Content-Type or a
+  MIME-Version field.
+- The first field of each kind wins, except Content-Disposition (the last).
+- A multipart without parts gets one empty text/plain part.
+- A message/rfc822 part whose body is base64 is not parsed: its envelope
+  and body structure are empty.
+"""
+
+import logging
+
+from mailsync.structure import imapstring
+from mailsync.structure.envelope import EMPTY_ENVELOPE, envelope
+from mailsync.structure.headers import HeaderField, first_value, last_value
+from mailsync.structure.mime import Part
+from mailsync.structure.params import (
+    Params,
+    param_value,
+    parse_disposition,
+    parse_languages,
+    parse_transfer_encoding,
+)
+
+logger = logging.getLogger(__name__)
+
+NIL = imapstring.NIL
+_EMPTY_BASIC = b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0'
+EMPTY_BODY = _EMPTY_BASIC + b")"
+EMPTY_BODYSTRUCTURE = _EMPTY_BASIC + b" NIL NIL NIL NIL)"
+
+
+def bodystructure(message: bytes, part: Part) -> bytes:
+    """BODYSTRUCTURE of ``part``, extension data included."""
+    return _write(message, part, extended=True)
+
+
+def body(message: bytes, part: Part) -> bytes:
+    """The non-extensible BODY form of ``part``."""
+    return _write(message, part, extended=False)
+
+
+def _write(message: bytes, part: Part, extended: bool) -> bytes:
+    if part.is_multipart:
+        return _write_multipart(message, part, extended)
+    return _write_single(message, part, extended)
+
+
+def _mime_fields(part: Part) -> list[HeaderField]:
+    """The Content-* fields that count for this part."""
+    if part.is_message_root and not part.content_type.present:
+        if first_value(part.fields, b"mime-version") is None:
+            return []
+    return part.fields
+
+
+def _write_multipart(message: bytes, part: Part, extended: bool) -> bytes:
+    if part.children:
+        children = b"".join(_write(message, child, extended) for child in part.children)
+    else:
+        children = EMPTY_BODYSTRUCTURE if extended else EMPTY_BODY
+
+    written = children + b" " + imapstring.string(part.content_type.subtype)
+    if extended:
+        fields = _mime_fields(part)
+        written += b" " + _params(part.content_type.params)
+        written += b" " + _extension_tail(fields)
+    return b"(" + written + b")"
+
+
+def _write_single(message: bytes, part: Part, extended: bool) -> bytes:
+    content_type = part.content_type
+    fields = _mime_fields(part)
+    params = list(content_type.params)
+    if content_type.is_text and param_value(params, b"charset") is None:
+        params.append((b"charset", b"us-ascii"))
+
+    encoding = parse_transfer_encoding(fields) or b"7bit"
+    size = part.body_end - part.body_start
+    items = [
+        imapstring.string(content_type.type),
+        imapstring.string(content_type.subtype),
+        _params(params),
+        imapstring.nstring_nolf(first_value(fields, b"content-id")),
+        imapstring.nstring_nolf(first_value(fields, b"content-description")),
+        imapstring.string(encoding),
+        b"%d" % size,
+    ]
+
+    lines = message.count(b"\n", part.body_start, part.body_end)
+    if content_type.is_text:
+        items.append(b"%d" % lines)
+    elif content_type.is_message_rfc822:
+        if part.message is None:
+            items.append(EMPTY_ENVELOPE)
+            items.append(EMPTY_BODYSTRUCTURE if extended else EMPTY_BODY)
+        else:
+            items.append(envelope(part.message.fields))
+            items.append(_write(message, part.message, extended))
+        items.append(b"%d" % lines)
+
+    if extended:
+        items.append(imapstring.nstring_nolf(first_value(fields, b"content-md5")))
+        items.append(_extension_tail(fields))
+    return b"(" + b" ".join(items) + b")"
+
+
+def _extension_tail(fields: list[HeaderField]) -> bytes:
+    """Disposition, language and location, shared by both part kinds."""
+    return b" ".join(
+        [
+            _disposition(last_value(fields, b"content-disposition")),
+            _languages(first_value(fields, b"content-language")),
+            imapstring.nstring_nolf(first_value(fields, b"content-location")),
+        ]
+    )
+
+
+def _params(params: Params) -> bytes:
+    if not params:
+        return NIL
+    written = []
+    for key, value in params:
+        written.append(imapstring.string(key))
+        written.append(imapstring.string(value))
+    return b"(" + b" ".join(written) + b")"
+
+
+def _disposition(value: bytes | None) -> bytes:
+    if value is None:
+        return NIL
+    disposition = parse_disposition(value)
+    return b"(%s %s)" % (
+        imapstring.string(disposition.type),
+        _params(disposition.params),
+    )
+
+
+def _languages(value: bytes | None) -> bytes:
+    if value is None:
+        return NIL
+    languages = parse_languages(value)
+    if not languages:
+        return NIL
+    return b"(" + b" ".join(imapstring.string(lang) for lang in languages) + b")"

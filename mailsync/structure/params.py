@@ -1,0 +1,254 @@
+"""MIME header values: Content-Type, Content-Disposition and friends.
+
+Values keep the case and bytes they had in the message; IMAP clients get
+them verbatim. Parameters are read the lenient way Dovecot reads them and
+RFC 2231 continuations are joined (still encoded), after the plain ones.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from mailsync.structure.headers import HeaderField
+from mailsync.structure.rfc822 import END, ERROR, MORE, Scanner
+
+logger = logging.getLogger(__name__)
+
+Params = list[tuple[bytes, bytes]]
+
+
+@dataclass
+class ContentType:
+    """A parsed Content-Type; ``present`` is False when it was defaulted."""
+
+    type: bytes
+    subtype: bytes
+    params: Params = field(default_factory=list)
+    present: bool = True
+    # From Content-Transfer-Encoding: a base64 message/rfc822 body is not
+    # parsed as a message.
+    is_base64: bool = False
+
+    @classmethod
+    def default(cls) -> "ContentType":
+        return cls(b"text", b"plain", [], present=False)
+
+    @classmethod
+    def message_default(cls) -> "ContentType":
+        return cls(b"message", b"rfc822", [], present=False)
+
+    @property
+    def type_key(self) -> bytes:
+        return self.type.lower()
+
+    @property
+    def subtype_key(self) -> bytes:
+        return self.subtype.lower()
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.type_key == b"multipart"
+
+    @property
+    def is_message_rfc822(self) -> bool:
+        return self.type_key == b"message" and self.subtype_key == b"rfc822"
+
+    @property
+    def is_text(self) -> bool:
+        return self.type_key == b"text"
+
+    @property
+    def boundary(self) -> bytes | None:
+        if not self.is_multipart:
+            return None
+        value = param_value(self.params, b"boundary")
+        return value or None
+
+
+def param_value(params: Params, name: bytes) -> bytes | None:
+    for key, value in params:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def parse_content_type(fields: list[HeaderField], default: ContentType) -> ContentType:
+    """Read the first Content-Type field, or return ``default``."""
+    content_type = default
+    for header in fields:
+        if header.key == b"content-type":
+            content_type = _parse_content_type_value(header.value)
+            break
+    else:
+        content_type = ContentType(
+            default.type, default.subtype, list(default.params), present=False
+        )
+
+    encoding = parse_transfer_encoding(fields)
+    content_type.is_base64 = encoding is not None and encoding.lower() == b"base64"
+    return content_type
+
+
+def _parse_content_type_value(value: bytes) -> ContentType:
+    invalid = ContentType(b"", b"", [])
+    scanner = Scanner(value)
+    if scanner.skip_cfws() <= 0:
+        return invalid
+
+    main_type = bytearray()
+    result = scanner.mime_token(main_type)
+    if result == ERROR:
+        return invalid
+    if result == END:
+        return ContentType(bytes(main_type), b"", [])
+    if not scanner.at(b"/"):
+        return invalid
+
+    scanner.pos += 1
+    if scanner.skip_cfws() <= 0:
+        return invalid
+    subtype = bytearray()
+    result = scanner.mime_token(subtype)
+    if result == ERROR:
+        return invalid
+    if result == MORE and not scanner.at(b";"):
+        return invalid
+
+    return ContentType(bytes(main_type), bytes(subtype), parse_params(scanner))
+
+
+def parse_params(scanner: Scanner) -> Params:
+    """Read ``*(";" name "=" value)``, stopping quietly at broken syntax."""
+    plain: Params = []
+    extended: list[tuple[bytes, int, bool, bytes]] = []
+
+    while True:
+        found = _parse_param(scanner)
+        if found is None:
+            break
+        key, value = found
+        split = _split_rfc2231_key(key)
+        if split is None:
+            plain.append((key, value))
+        else:
+            extended.append((split[0], split[1], split[2], value))
+
+    return plain + _join_rfc2231(extended)
+
+
+def _parse_param(scanner: Scanner) -> tuple[bytes, bytes] | None:
+    if not scanner.at(b";"):
+        return None
+    scanner.pos += 1
+    if scanner.skip_cfws() <= 0:
+        return None
+
+    key = bytearray()
+    if scanner.mime_token(key) <= 0 or not scanner.at(b"="):
+        return None
+    scanner.pos += 1
+    if scanner.skip_cfws() <= 0:
+        return None
+
+    value = bytearray()
+    if scanner.at(b'"'):
+        if scanner.quoted_string(value) < 0:
+            return None
+    elif scanner.at(b"="):
+        # Broken senders write name==?utf-8?b?...?= unquoted; keep it whole.
+        _take_until_separator(scanner, value)
+        scanner.skip_cfws()
+    elif scanner.mime_token(value) < 0:
+        return None
+    return bytes(key), bytes(value)
+
+
+def _take_until_separator(scanner: Scanner, out: bytearray) -> None:
+    while scanner.pos < scanner.end and scanner.data[scanner.pos] not in b"; \t\r\n":
+        out.append(scanner.data[scanner.pos])
+        scanner.pos += 1
+
+
+def _split_rfc2231_key(key: bytes) -> tuple[bytes, int, bool] | None:
+    """Split ``name*``, ``name*3`` or ``name*3*`` into (name, index, extended)."""
+    star = key.find(b"*")
+    if star < 0:
+        return None
+
+    rest = key[star + 1 :]
+    digits = b""
+    while rest[:1].isdigit():
+        digits += rest[:1]
+        rest = rest[1:]
+    extended = rest == b"*"
+    if rest not in (b"", b"*"):
+        return None
+    if not digits and not extended:
+        # "name*" alone: an extended value without continuations.
+        extended = True
+    return key[:star], int(digits) if digits else 0, extended
+
+
+def _join_rfc2231(extended: list[tuple[bytes, int, bool, bytes]]) -> Params:
+    joined: Params = []
+    ordered = sorted(extended, key=lambda item: (item[0].lower(), item[1]))
+    position = 0
+    while position < len(ordered):
+        name, _, first_extended, _ = ordered[position]
+        value = bytearray()
+        expected_index = 0
+        while position < len(ordered) and ordered[position][0].lower() == name.lower():
+            _, index, _, segment = ordered[position]
+            if index == expected_index:
+                value += segment
+                expected_index += 1
+            position += 1
+        joined.append((name + b"*" if first_extended else name, bytes(value)))
+    return joined
+
+
+def parse_transfer_encoding(fields: list[HeaderField]) -> bytes | None:
+    """The first Content-Transfer-Encoding as a single token, else None."""
+    for header in fields:
+        if header.key != b"content-transfer-encoding":
+            continue
+        scanner = Scanner(header.value)
+        if scanner.skip_cfws() <= 0:
+            return None
+        token = bytearray()
+        if scanner.mime_token(token) != END:
+            return None
+        return bytes(token)
+    return None
+
+
+@dataclass
+class Disposition:
+    type: bytes
+    params: Params
+
+
+def parse_disposition(value: bytes) -> Disposition:
+    scanner = Scanner(value)
+    kind = bytearray()
+    if scanner.skip_cfws() > 0:
+        if scanner.mime_token(kind) < 0:
+            kind.clear()
+    return Disposition(bytes(kind), parse_params(scanner))
+
+
+def parse_languages(value: bytes) -> list[bytes]:
+    """Read a Content-Language list: tokens separated by commas."""
+    scanner = Scanner(value)
+    languages: list[bytes] = []
+    result = scanner.skip_cfws()
+    while result > 0:
+        language = bytearray()
+        result = scanner.mime_token(language)
+        if result < 0:
+            break
+        languages.append(bytes(language))
+        if result == END or not scanner.at(b","):
+            break
+        scanner.pos += 1
+        result = scanner.skip_cfws()
+    return languages
