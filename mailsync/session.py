@@ -44,13 +44,30 @@ def modulus_pubkey() -> str:
     return Path(configured).expanduser().read_text()
 
 
+def client_options(**overrides) -> dict:
+    """Retry behaviour of provider clients; the settings may tune it.
+
+    ``BRIDGE_PROVIDER_ATTEMPTS`` (tries per call) and
+    ``BRIDGE_PROVIDER_BACKOFF`` (first wait, in seconds) are optional.
+    """
+    options = {}
+    attempts = getattr(settings, "BRIDGE_PROVIDER_ATTEMPTS", None)
+    backoff = getattr(settings, "BRIDGE_PROVIDER_BACKOFF", None)
+    if attempts:
+        options["max_attempts"] = int(attempts)
+    if backoff is not None:
+        options["backoff_base"] = float(backoff)
+    options.update(overrides)
+    return options
+
+
 def new_client(**options) -> ProviderClient:
     """A provider client configured from the settings, with no session."""
     return ProviderClient(
         settings.BRIDGE_PROVIDER_URL,
         settings.BRIDGE_APP_VERSION,
         modulus_pubkey(),
-        **options,
+        **client_options(**options),
     )
 
 
@@ -105,7 +122,7 @@ class AccountClient(ProviderClient):
             modulus_pubkey(),
             session=session,
             on_session_refreshed=self._persist,
-            **options,
+            **client_options(**options),
         )
         self.account_id = account_id
 

@@ -23,7 +23,6 @@ a holder that died on this host is replaced at once.
 """
 
 import asyncio
-import base64
 import logging
 import os
 import socket
@@ -44,7 +43,6 @@ from accounts.models import Activity, LinkedAccount, record_activity
 from mailsync import dispatch, index, notify
 from mailsync.index import Content, LabelInfo, MessageInfo
 from mailsync.models import ALL_MAIL, EventFailure, SyncState
-from mailsync.provider.build import build_message
 from mailsync.provider.client import UnlockedAccount
 from mailsync.provider.errors import (
     CryptoError,
@@ -52,7 +50,7 @@ from mailsync.provider.errors import (
     ProviderError,
     SessionRevoked,
 )
-from mailsync.provider.types import Label, Message, MessageMetadata
+from mailsync.provider.types import Label, MessageMetadata
 from mailsync.session import AccountSession, NotLinked, open_session
 from mailsync.structure import analyze
 
@@ -226,34 +224,6 @@ class Prepared:
     content: Content
 
 
-async def download_message(
-    session: AccountSession, message_id: str
-) -> tuple[Message, list[bytes]]:
-    """The full message and the data packet of each attachment."""
-    message = await session.client.get_message(message_id)
-    packets = [
-        await session.client.get_attachment(attachment.id)
-        for attachment in message.attachments
-    ]
-    return message, packets
-
-
-def decrypt_and_build(
-    unlocked: UnlockedAccount, message: Message, packets: list[bytes]
-) -> bytes:
-    """OpenPGP decryption and the RFC 822 build (CPU-bound, run in a thread)."""
-    keyring = unlocked.keyring(message.address_id)
-    body = keyring.decrypt(message.body)
-    attachments = [
-        (
-            attachment,
-            keyring.decrypt_split(base64.b64decode(attachment.key_packets), data),
-        )
-        for attachment, data in zip(message.attachments, packets, strict=True)
-    ]
-    return build_message(message, body, attachments)
-
-
 def analyze_content(raw: bytes) -> Content:
     """Everything IMAP will need of the message, computed once."""
     analysis = analyze(raw)
@@ -272,16 +242,18 @@ def _jsonable_parts(parts: Any) -> dict[str, Any]:
     return {str(section): list(offsets) for section, offsets in dict(parts).items()}
 
 
-def prepare_sync(unlocked: UnlockedAccount, message: Message, packets) -> Prepared:
-    raw = decrypt_and_build(unlocked, message, packets)
-    return Prepared(info=message_info(message), content=analyze_content(raw))
+async def prepare_message(
+    session: AccountSession, message_id: str, unlocked: UnlockedAccount | None = None
+) -> Prepared:
+    """Download, decrypt, build and analyse one message.
 
-
-async def prepare_message(session: AccountSession, message_id: str) -> Prepared:
-    """Download, decrypt, build and analyse one message."""
-    message, packets = await download_message(session, message_id)
-    unlocked = await session.unlocked()
-    return await asyncio.to_thread(prepare_sync, unlocked, message, packets)
+    OpenPGP, the build and the analysis run in worker threads, so the event
+    loop keeps downloading meanwhile.
+    """
+    unlocked = unlocked or await session.unlocked()
+    message, raw = await session.client.fetch_rfc822(unlocked, message_id)
+    content = await asyncio.to_thread(analyze_content, raw)
+    return Prepared(info=message_info(message), content=content)
 
 
 # -- the first sync ----------------------------------------------------------
@@ -430,14 +402,11 @@ class FirstSync:
         self, unlocked: UnlockedAccount, meta: MessageMetadata
     ) -> Prepared | None:
         try:
-            message, packets = await download_message(self.session, meta.id)
+            return await prepare_message(self.session, meta.id, unlocked)
         except NotFound:
             # Deleted since it was listed; the event loop will agree.
             logger.info("message %s vanished during the sync", meta.id)
             return None
-
-        try:
-            return await asyncio.to_thread(prepare_sync, unlocked, message, packets)
         except (CryptoError, ValueError) as exc:
             logger.warning(
                 "message %s cannot be built: %s", meta.id, type(exc).__name__

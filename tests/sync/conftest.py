@@ -1,9 +1,13 @@
-"""Fixtures for the sync tests: people and a linked account."""
+"""Fixtures for the sync tests: people, accounts, and the provider wired in."""
+
+from concurrent.futures import Future
 
 import pytest
 from django.contrib.auth import get_user_model
 
+from accounts import linking
 from accounts.models import LinkedAccount
+from mailsync import dispatch
 
 
 @pytest.fixture
@@ -25,3 +29,34 @@ def account(owner):
         primary_email="alice@proton.test",
         state=LinkedAccount.State.READY,
     )
+
+
+@pytest.fixture
+def provider(settings, refprovider, transactional_db):
+    """The reference provider, configured as the bridge's provider.
+
+    Transactional: the tasks run in worker threads with their own database
+    connections, so the rows must really be committed.
+    """
+    settings.BRIDGE_PROVIDER_URL = refprovider.base_url
+    settings.BRIDGE_PROVIDER_MODULUS_KEY = refprovider.modulus_pubkey
+    settings.BRIDGE_APP_VERSION = refprovider.app_version
+    yield refprovider
+    for name, args in dispatch.in_flight():
+        future = dispatch.running_future(name, *args)
+        if future is not None:
+            future.result(timeout=120)
+
+
+def wait_for_task(name: str, account_id: int) -> str | None:
+    """Wait for the embedded task queued for an account; its summary."""
+    future: Future | None = dispatch.running_future(name, account_id)
+    return future.result(timeout=300) if future is not None else None
+
+
+def link(owner, provider_user) -> LinkedAccount:
+    """Link a provider user (one password, no 2FA) and wait for the sync."""
+    progress = linking.start_link(owner, provider_user.name, provider_user.password)
+    assert progress.step == "done"
+    wait_for_task("first_sync", progress.account.id)
+    return LinkedAccount.objects.get(id=progress.account.id)
