@@ -316,6 +316,13 @@ def _base64_lines(data: bytes) -> bytes:
     return CRLF.join(lines) + (CRLF if lines else b"")
 
 
+def _well_formed(field: bytes) -> bool:
+    # Every line after the first must be a folded continuation; a stray line
+    # would end the envelope's header early for a strict parser.
+    continuation = field.split(CRLF)[1:-1]
+    return all(line[:1] in (b" ", b"\t") for line in continuation)
+
+
 def pgp_mime_envelope(literal: bytes, armored: str, boundary_seed: str) -> bytes:
     """Wrap an encrypted whole message as RFC 3156 PGP/MIME for import.
 
@@ -325,18 +332,19 @@ def pgp_mime_envelope(literal: bytes, armored: str, boundary_seed: str) -> bytes
     header, _ = split_header(normalize_crlf(literal))
     kept: dict[bytes, bytes] = {}
     for name, raw in header_fields(header):
-        if name in _ENVELOPE_HEADERS and name not in kept:
+        if name in _ENVELOPE_HEADERS and name not in kept and _well_formed(raw):
             kept[name] = raw
 
     boundary = next(_boundaries(boundary_seed))
-    out = [kept[name] for name in _ENVELOPE_HEADERS if name in kept]
-    out.append(b"MIME-Version: 1.0" + CRLF)
-    out.append(
+    # The structure comes first, so that no copied field can hide it.
+    out = [
+        b"MIME-Version: 1.0" + CRLF,
         b"Content-Type: multipart/encrypted; "
         b'protocol="application/pgp-encrypted"; '
         + f'boundary="{boundary}"'.encode()
-        + CRLF
-    )
+        + CRLF,
+    ]
+    out += [kept[name] for name in _ENVELOPE_HEADERS if name in kept]
     out.append(CRLF)
 
     delimiter = b"--" + boundary.encode()
