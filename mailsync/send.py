@@ -520,10 +520,9 @@ async def _send(
 
     sender_email = outgoing.sender.address if outgoing.sender else mail_from
     address = _sending_address(unlocked, sender_email, allowed_senders)
-    if outgoing.sender is None:
-        outgoing.sender = EmailAddress(sender_email, address.display_name)
-    elif not outgoing.sender.name:
-        outgoing.sender = EmailAddress(outgoing.sender.address, address.display_name)
+    # The provider knows the address itself, not a plus alias of it.
+    name = outgoing.sender.name if outgoing.sender else ""
+    outgoing.sender = EmailAddress(address.email, name or address.display_name)
 
     try:
         keyring = unlocked.keyring(address.id)

@@ -23,8 +23,10 @@ from protocols.tls import server_context
 
 logger = logging.getLogger(__name__)
 
-# Within the runner's grace time, so the connections are closed by us.
+# Both within the runner's grace time, so that the connections are closed
+# by us and not abandoned.
 STOP_WAIT_SECONDS = 5.0
+CLEANUP_WAIT_SECONDS = 1.5
 
 # Real senders write HTML with lines far beyond RFC 5321's 1000 octets; the
 # official bridge accepts 64 KiB. The limit caps the read buffer, it does not
@@ -149,6 +151,13 @@ class SMTPService:
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.close()
+        # Sends cut off just now clean up their drafts (shielded); let them
+        # use the provider sessions before those close.
+        try:
+            await asyncio.wait_for(self.transactions.wait_idle(), CLEANUP_WAIT_SECONDS)
+        except TimeoutError:
+            logger.warning("sends still cleaning up at shutdown")
+
         await self.sessions.aclose()
         logger.info("SMTP listener stopped")
 

@@ -99,3 +99,7 @@ def smtp_server(
         loop.run(service.stop())
         loop.close()
         cache.clear()
+
+
+# A linked account on the reference provider, for the send tests.
+from tests.fixtures.linked_account import link_account  # noqa: E402, F401
