@@ -230,6 +230,31 @@ class MailActions:
         self.address_id = address_id
         self._opener = opener
 
+    @asynccontextmanager
+    async def _provider(self) -> AsyncIterator[ProviderAccess]:
+        """The provider for this account; a missing session is a refusal."""
+        from mailsync.session import NotLinked
+
+        try:
+            opened = self._opener(self.account)
+            access = await opened.__aenter__()
+        except NotLinked as error:
+            raise ActionRefused(
+                "The account is not connected to the provider; log in again "
+                "on the dashboard",
+                code="UNAVAILABLE",
+            ) from error
+        except ProviderError as error:
+            raise _refusal(error, "connect") from error
+
+        try:
+            yield access
+        except BaseException as error:
+            if not await opened.__aexit__(type(error), error, error.__traceback__):
+                raise
+        else:
+            await opened.__aexit__(None, None, None)
+
     # -- STORE -------------------------------------------------------------------
 
     async def store(
@@ -285,7 +310,7 @@ class MailActions:
             ),
         ]
         if any(ids for _, ids, _ in steps):
-            async with self._opener(self.account) as access:
+            async with self._provider() as access:
                 for name, ids, call in steps:
                     if not ids:
                         continue
@@ -388,7 +413,7 @@ class MailActions:
             return CopyResult(target.uidvalidity, [], [])
 
         ids = [row.provider_id for row in rows]
-        async with self._opener(self.account) as access:
+        async with self._provider() as access:
             await self._label(access, ids, target.label_id, "copy the messages")
             metadata = await self._reread(access, ids)
 
@@ -423,7 +448,7 @@ class MailActions:
             Mailbox.Kind.FOLDER,
             Mailbox.Kind.SYSTEM,
         )
-        async with self._opener(self.account) as access:
+        async with self._provider() as access:
             if source.id != target.id:
                 await self._label(access, ids, target.label_id, "move the messages")
                 if unlabel_source:
@@ -492,7 +517,7 @@ class MailActions:
             else:
                 unlabel.append(row.provider_id)
 
-        async with self._opener(self.account) as access:
+        async with self._provider() as access:
             if unlabel:
                 await self._unlabel(
                     access, unlabel, mailbox.label_id, "expunge the messages"
@@ -538,7 +563,7 @@ class MailActions:
             if resent is not None:
                 return await self._append_existing(mailbox, resent, flags)
 
-        async with self._opener(self.account) as access:
+        async with self._provider() as access:
             unlocked = await access.unlocked()
             address_id = self._address_for(raw, unlocked)
             if mailbox.label_id == DRAFTS:
@@ -588,7 +613,7 @@ class MailActions:
         )
         changed: set[int] = set()
         if not indexed:
-            async with self._opener(self.account) as access:
+            async with self._provider() as access:
                 try:
                     changed = await access.index_message(provider_id)
                 except (ProviderError, CryptoError) as error:
@@ -741,7 +766,7 @@ class MailActions:
         name = name.rstrip("/")
         label_type, leaf, parent_id = await _in_thread(self._new_place, name)
 
-        async with self._opener(self.account) as access:
+        async with self._provider() as access:
             try:
                 await access.client.create_label(
                     leaf,
@@ -774,7 +799,7 @@ class MailActions:
         ):
             raise ActionRefused("A folder cannot move into itself", code="CANNOT")
 
-        async with self._opener(self.account) as access:
+        async with self._provider() as access:
             try:
                 await access.client.update_label(
                     mailbox.label_id,
@@ -790,7 +815,7 @@ class MailActions:
     async def delete_mailbox(self, name: str) -> None:
         """DELETE of a folder or label (the messages stay in All Mail)."""
         mailbox = await _in_thread(self._user_mailbox, name)
-        async with self._opener(self.account) as access:
+        async with self._provider() as access:
             try:
                 await access.client.delete_label(mailbox.label_id)
             except ProviderError as error:

@@ -109,16 +109,37 @@ def fetch_response(
     """
     items: list[bytes] = []
     names = {attribute.name for attribute in attributes if attribute.section is None}
-    if uid_first and "UID" not in names:
+    # UID leads whenever it is sent, as Dovecot writes it.
+    if uid_first or "UID" in names:
         items.append(b"UID %d" % row.uid)
 
     for attribute in attributes:
+        if attribute.section is None and attribute.name == "UID":
+            continue
         items.append(_item(row, attribute, recent))
 
     if with_flags and "FLAGS" not in names:
         items.append(b"FLAGS " + format_flag_list(row.flags, recent=recent))
 
     return b"* %d FETCH (" % sequence + b" ".join(items) + b")\r\n"
+
+
+def response_name(attribute: FetchAttribute) -> bytes:
+    """``BODY[section]<origin>``, header field names upper-cased as Dovecot does."""
+    section = attribute.section
+    assert section is not None
+    spec = ".".join([str(number) for number in section.part] + [section.text or ""])
+    spec = spec.rstrip(".")
+    if section.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        fields = b" ".join(
+            wire.encode_astring(name.upper()) for name in section.header_fields
+        )
+        spec += " (" + fields.decode("ascii") + ")"
+
+    name = f"BODY[{spec}]"
+    if attribute.partial is not None:
+        name += f"<{attribute.partial.start}>"
+    return name.encode("ascii")
 
 
 def _item(row: FetchRow, attribute: FetchAttribute, recent: bool) -> bytes:
@@ -129,7 +150,7 @@ def _item(row: FetchRow, attribute: FetchAttribute, recent: bool) -> bytes:
         if attribute.partial is not None:
             start = attribute.partial.start
             data = data[start : start + attribute.partial.length]
-        return attribute.response_name().encode("ascii") + b" " + wire.literal(data)
+        return response_name(attribute) + b" " + wire.literal(data)
 
     if name == "UID":
         return b"UID %d" % row.uid
