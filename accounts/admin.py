@@ -1,7 +1,9 @@
-"""Django's admin for staff: people and accounts, never their secrets.
+"""Django's admin registrations: accounts without their secrets.
 
-The sealed columns are left out of every form and list, so the admin shows
-neither ciphertext nor a way to overwrite a token by hand.
+The dashboard does not mount the admin: it would show every person's linked
+accounts to superusers, while the dashboard keeps each person to their own.
+Should a deployment mount it anyway, the sealed columns are left out of every
+form and list, so it shows neither ciphertext nor a way to overwrite a token.
 """
 
 from django.contrib import admin

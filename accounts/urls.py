@@ -1,6 +1,5 @@
 """The dashboard's pages."""
 
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
@@ -87,5 +86,4 @@ urlpatterns = [
         views.certificate_remove,
         name="certificate_remove",
     ),
-    path("admin/", admin.site.urls),
 ]

@@ -34,6 +34,13 @@ def bridge_data_dir(settings, tmp_path):
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The real hasher spends a deliberate fraction of a second per password;
+    # these tests hash dozens. What they check does not depend on the cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def owner(db):
     return make_person("olivia")
