@@ -524,6 +524,38 @@ async def test_events_report_new_messages_and_chain_with_more(refprovider):
     assert any(event.more for event in events)
 
 
+async def _events_since(client, event_id):
+    events = []
+    for _ in range(10):
+        event = await client.get_event(event_id)
+        events.append(event)
+        event_id = event.event_id
+        if not event.more:
+            break
+    return events
+
+
+async def test_events_carry_labels_addresses_and_refresh(refprovider):
+    client, account, _ = await logged_in(refprovider)
+    latest = await client.get_latest_event_id()
+
+    label = await client.create_label("Evented", LABEL_TYPE_LABEL)
+    internal(
+        refprovider,
+        "POST",
+        f"users/{account.user.name}/addresses",
+        Email=f"extra.{account.user.name}@proton.test",
+    )
+    internal(refprovider, "POST", f"users/{account.user.name}/refresh-event", Flags=1)
+    events = await _events_since(client, latest)
+
+    label_ids = {e.id for event in events for e in event.labels}
+    emails = {e.address.email for event in events for e in event.addresses if e.address}
+    assert label.id in label_ids
+    assert f"extra.{account.user.name}@proton.test" in emails
+    assert any(event.needs_mail_refresh for event in events)
+
+
 async def test_unknown_event_id_is_refused(refprovider):
     client, _, _ = await logged_in(refprovider)
 
