@@ -92,7 +92,11 @@ class SessionPool:
 
 
 class Transactions:
-    """Counts messages being sent, so a shutdown can wait for them."""
+    """Counts DATA commands in progress, so a shutdown can wait for them.
+
+    A transaction counts until its reply is written: a message sent but not
+    yet acknowledged is in progress too.
+    """
 
     def __init__(self) -> None:
         self.active = 0
@@ -241,35 +245,32 @@ class SubmissionHandler:
         name = connection_name(session)
         authenticated = _authenticated(session)
         raw = envelope.original_content or b""
+        if self.transactions.stopping:
+            return "421 4.3.2 The bridge is shutting down; try again in a moment."
 
-        with self.transactions.running():
-            started = time.monotonic()
-            try:
-                result = await asyncio.wait_for(
-                    self._send(authenticated, envelope, raw), self.send_deadline
-                )
-            except TimeoutError:
-                logger.warning(
-                    "%s send abandoned after %.0f s", name, self.send_deadline
-                )
-                await _record(
-                    authenticated,
-                    Activity.Kind.ERROR,
-                    "Sending failed: the provider took too long; the mail "
-                    "program will try again.",
-                )
-                return (
-                    "451 4.4.7 The provider did not answer in time; the message "
-                    "was not sent. Try again later."
-                )
-            except SendFailed as exc:
-                logger.info(
-                    "%s send refused (%s, transient=%s)", name, exc.kind, exc.transient
-                )
-                await _record(
-                    authenticated, Activity.Kind.ERROR, f"Sending failed: {exc}"
-                )
-                return send_failure_reply(exc)
+        started = time.monotonic()
+        try:
+            result = await asyncio.wait_for(
+                self._send(authenticated, envelope, raw), self.send_deadline
+            )
+        except TimeoutError:
+            logger.warning("%s send abandoned after %.0f s", name, self.send_deadline)
+            await _record(
+                authenticated,
+                Activity.Kind.ERROR,
+                "Sending failed: the provider took too long; the mail "
+                "program will try again.",
+            )
+            return (
+                "451 4.4.7 The provider did not answer in time; the message "
+                "was not sent. Try again later."
+            )
+        except SendFailed as exc:
+            logger.info(
+                "%s send refused (%s, transient=%s)", name, exc.kind, exc.transient
+            )
+            await _record(authenticated, Activity.Kind.ERROR, f"Sending failed: {exc}")
+            return send_failure_reply(exc)
 
         logger.info(
             "%s message accepted as %s%s in %.1f s",

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, syntax
 from django.conf import settings
 
 from protocols.auth import is_loopback
@@ -76,6 +76,13 @@ class BridgeSMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         self.service.connections.discard(self)
         super().connection_lost(error)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        # Counted until the reply is pushed, so stop() cannot cut a sent
+        # message's acknowledgement.
+        with self.service.transactions.running():
+            await super().smtp_DATA(arg)
 
     async def push(self, status: Any) -> None:
         await super().push(self._with_enhanced_code(status))
