@@ -27,6 +27,9 @@ from email.header import Header
 from email.utils import encode_rfc2231
 
 from mailsync.provider.types import Attachment, EmailAddress, Message
+from mailsync.structure import normalize_crlf
+
+__all__ = ["build_message", "normalize_crlf", "pgp_mime_envelope"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +37,6 @@ CRLF = b"\r\n"
 MULTIPART_MIXED = "multipart/mixed"
 INTERNAL_ID_DOMAIN = "protonmail.internalid"
 
-_LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 
 # Headers that describe the body; the builder writes its own.
@@ -59,11 +61,6 @@ _ENVELOPE_HEADERS = (
 )
 
 _BASE64_LINE = 76
-
-
-def normalize_crlf(raw: bytes) -> bytes:
-    """Turn bare LF and bare CR into CRLF, as IMAP clients will see it."""
-    return _LINE_ENDS.sub(CRLF, raw)
 
 
 def split_header(message: bytes) -> tuple[bytes, bytes]:

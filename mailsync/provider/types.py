@@ -562,6 +562,15 @@ class DraftTemplate:
         return message
 
 
+def _event_item(data: dict, key: str, parse) -> dict[str, Any]:
+    inner = data.get(key)
+    return {
+        "id": _str(data.get("ID")),
+        "action": int(data.get("Action") or 0),
+        key.lower(): parse(inner) if inner else None,
+    }
+
+
 @dataclass(frozen=True)
 class MessageEvent:
     id: str
@@ -570,12 +579,7 @@ class MessageEvent:
 
     @classmethod
     def from_api(cls, data: dict) -> "MessageEvent":
-        message = data.get("Message")
-        return cls(
-            id=_str(data.get("ID")),
-            action=int(data.get("Action") or 0),
-            message=MessageMetadata.from_api(message) if message else None,
-        )
+        return cls(**_event_item(data, "Message", MessageMetadata.from_api))
 
 
 @dataclass(frozen=True)
@@ -586,12 +590,7 @@ class LabelEvent:
 
     @classmethod
     def from_api(cls, data: dict) -> "LabelEvent":
-        label = data.get("Label")
-        return cls(
-            id=_str(data.get("ID")),
-            action=int(data.get("Action") or 0),
-            label=Label.from_api(label) if label else None,
-        )
+        return cls(**_event_item(data, "Label", Label.from_api))
 
 
 @dataclass(frozen=True)
@@ -602,12 +601,7 @@ class AddressEvent:
 
     @classmethod
     def from_api(cls, data: dict) -> "AddressEvent":
-        address = data.get("Address")
-        return cls(
-            id=_str(data.get("ID")),
-            action=int(data.get("Action") or 0),
-            address=Address.from_api(address) if address else None,
-        )
+        return cls(**_event_item(data, "Address", Address.from_api))
 
 
 @dataclass(frozen=True)
