@@ -75,8 +75,12 @@ class MessageAnalysis:
 
 
 def normalize_crlf(raw: bytes) -> bytes:
-    """Turn bare LF and bare CR into CRLF, as IMAP clients will see it."""
-    return _LINE_BREAK.sub(b"\r\n", raw)
+    """Turn bare LF and bare CR into CRLF, as IMAP clients will see it.
+
+    NUL octets become 0x80 too: IMAP literals cannot carry NUL, and Dovecot
+    makes the same swap when it serves such a message.
+    """
+    return _LINE_BREAK.sub(b"\r\n", raw).replace(b"\x00", b"\x80")
 
 
 def analyze(message: bytes) -> MessageAnalysis:
@@ -129,8 +133,8 @@ def _offsets(message: bytes, part: Part) -> PartOffsets:
 def _encapsulated(message: bytes, part: Part) -> Part:
     if part.message is not None:
         return part.message
-    # A base64 message/rfc822 body is not parsed as a message, yet its
-    # .HEADER and .1.MIME still read the body as a header block.
+    # A message/rfc822 part whose own header a boundary cut short has an
+    # empty body; it still answers .HEADER and .1.MIME (emptily).
     block = parse_header_block(message, part.body_start, part.body_end)
     return Part(
         part.body_start,

@@ -9,17 +9,16 @@ reproduced here:
 - At the top of a message (or of a message/rfc822 body), Content-* fields
   other than Content-Type count only if there is a Content-Type or a
   MIME-Version field.
-- The first field of each kind wins, except Content-Disposition (the last).
+- The first field of each kind wins. Content-Disposition is odd: a later
+  field replaces an earlier one until one with parameters has been seen.
 - A multipart without parts gets one empty text/plain part.
-- A message/rfc822 part whose body is base64 is not parsed: its envelope
-  and body structure are empty.
 """
 
 import logging
 
 from mailsync.structure import imapstring
 from mailsync.structure.envelope import EMPTY_ENVELOPE, envelope
-from mailsync.structure.headers import HeaderField, first_value, last_value
+from mailsync.structure.headers import HeaderField, first_value
 from mailsync.structure.mime import Part
 from mailsync.structure.params import (
     Params,
@@ -116,7 +115,7 @@ def _extension_tail(fields: list[HeaderField]) -> bytes:
     """Disposition, language and location, shared by both part kinds."""
     return b" ".join(
         [
-            _disposition(last_value(fields, b"content-disposition")),
+            _disposition(fields),
             _languages(first_value(fields, b"content-language")),
             imapstring.nstring_nolf(first_value(fields, b"content-location")),
         ]
@@ -133,10 +132,17 @@ def _params(params: Params) -> bytes:
     return b"(" + b" ".join(written) + b")"
 
 
-def _disposition(value: bytes | None) -> bytes:
-    if value is None:
+def _disposition(fields: list[HeaderField]) -> bytes:
+    disposition = None
+    for header in fields:
+        if header.key != b"content-disposition":
+            continue
+        if disposition is not None and disposition.params:
+            break
+        disposition = parse_disposition(header.value)
+
+    if disposition is None:
         return NIL
-    disposition = parse_disposition(value)
     return b"(%s %s)" % (
         imapstring.string(disposition.type),
         _params(disposition.params),

@@ -166,11 +166,3 @@ def first_value(fields: Iterable[HeaderField], key: bytes) -> bytes | None:
         if field.key == key:
             return field.value
     return None
-
-
-def last_value(fields: Iterable[HeaderField], key: bytes) -> bytes | None:
-    found = None
-    for field in fields:
-        if field.key == key:
-            found = field.value
-    return found

@@ -10,7 +10,7 @@ mail, because clients fetch parts by the sizes in BODYSTRUCTURE:
   that ends there. A boundary line also ends a header block early.
 - Outer boundaries end inner parts; a missing closing boundary just runs to
   the end of the message.
-- message/rfc822 bodies are parsed as messages unless they are base64.
+- message/rfc822 bodies are parsed as messages, whatever their encoding.
 - Children of multipart/digest default to message/rfc822.
 """
 
@@ -69,6 +69,11 @@ class _Stop:
     level: int
     closing: bool
     end: int
+    # A last line without a line break opens no new part.
+    has_line_break: bool = True
+
+    def opens_part(self, level: int) -> bool:
+        return self.level == level and not self.closing and self.has_line_break
 
 
 class _Parser:
@@ -118,7 +123,10 @@ class _Parser:
                 found = self.boundary_at(position, line_end, boundaries)
                 if found is not None:
                     end = max(region_start, position - 2)
-                    return _Stop(position, next_line, found[0], found[1], end)
+                    has_line_break = message[next_line - 1] == 0x0A
+                    return _Stop(
+                        position, next_line, found[0], found[1], end, has_line_break
+                    )
             # Only lines that start with "--" can be boundary lines.
             dashes = message.find(b"\n--", position, limit)
             if dashes < 0:
@@ -175,8 +183,7 @@ class _Parser:
         if content_type.boundary is not None and not too_deep:
             return part, self._parse_multipart(part, limit, boundaries, depth)
         if content_type.is_message_rfc822 and not too_deep:
-            if not content_type.is_base64:
-                return part, self._parse_message(part, limit, boundaries, depth)
+            return part, self._parse_message(part, limit, boundaries, depth)
         return part, self._parse_leaf(part, limit, boundaries)
 
     def _outer_boundary_follows(
@@ -229,7 +236,7 @@ class _Parser:
         )
 
         stop = self.find_boundary(part.body_start, limit, inner_boundaries)
-        while stop is not None and stop.level == level and not stop.closing:
+        while stop is not None and stop.opens_part(level):
             if self.part_count >= MAX_PARTS:
                 # Too many parts: the rest of this multipart stays unparsed.
                 stop = self.find_boundary(stop.line_end, limit, boundaries)

@@ -24,9 +24,6 @@ class ContentType:
     subtype: bytes
     params: Params = field(default_factory=list)
     present: bool = True
-    # From Content-Transfer-Encoding: a base64 message/rfc822 body is not
-    # parsed as a message.
-    is_base64: bool = False
 
     @classmethod
     def default(cls) -> "ContentType":
@@ -73,19 +70,12 @@ def param_value(params: Params, name: bytes) -> bytes | None:
 
 def parse_content_type(fields: list[HeaderField], default: ContentType) -> ContentType:
     """Read the first Content-Type field, or return ``default``."""
-    content_type = default
     for header in fields:
         if header.key == b"content-type":
-            content_type = _parse_content_type_value(header.value)
-            break
-    else:
-        content_type = ContentType(
-            default.type, default.subtype, list(default.params), present=False
-        )
-
-    encoding = parse_transfer_encoding(fields)
-    content_type.is_base64 = encoding is not None and encoding.lower() == b"base64"
-    return content_type
+            return _parse_content_type_value(header.value)
+    return ContentType(
+        default.type, default.subtype, list(default.params), present=False
+    )
 
 
 def _parse_content_type_value(value: bytes) -> ContentType:
@@ -189,19 +179,34 @@ def _split_rfc2231_key(key: bytes) -> tuple[bytes, int, bool] | None:
 
 
 def _join_rfc2231(extended: list[tuple[bytes, int, bool, bytes]]) -> Params:
+    """Join RFC 2231 continuations; a broken series is listed piece by piece.
+
+    Pieces are ordered by name as octets but grouped by name ignoring case,
+    as Dovecot does. When the first piece is extended, a later plain piece
+    has its "%" encoded so the joined value stays one encoded string.
+    """
     joined: Params = []
-    ordered = sorted(extended, key=lambda item: (item[0].lower(), item[1]))
+    ordered = sorted(extended, key=lambda item: (item[0], item[1]))
     position = 0
     while position < len(ordered):
-        name, _, first_extended, _ = ordered[position]
-        value = bytearray()
-        expected_index = 0
+        name = ordered[position][0]
+        group = []
         while position < len(ordered) and ordered[position][0].lower() == name.lower():
-            _, index, _, segment = ordered[position]
-            if index == expected_index:
-                value += segment
-                expected_index += 1
+            group.append(ordered[position])
             position += 1
+
+        if [index for _, index, _, _ in group] != list(range(len(group))):
+            for piece_name, index, is_extended, value in group:
+                suffix = b"*%d" % index + (b"*" if is_extended else b"")
+                joined.append((piece_name + suffix, value))
+            continue
+
+        first_extended = group[0][2]
+        value = bytearray()
+        for _, _, is_extended, segment in group:
+            if first_extended and not is_extended:
+                segment = segment.replace(b"%", b"%25")
+            value += segment
         joined.append((name + b"*" if first_extended else name, bytes(value)))
     return joined
 
