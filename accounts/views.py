@@ -10,6 +10,7 @@ import logging
 from functools import wraps
 from urllib.parse import parse_qs, urlsplit
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -37,6 +38,8 @@ from accounts.forms import (
 from accounts.models import Activity, LinkedAccount, record_activity
 from mailsync.models import Mailbox
 from mailsync.notify import publish_status
+from mailsync.provider.errors import ProviderError
+from mailsync.session import new_client, stored_session
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +244,7 @@ def change_address_mode(request: HttpRequest, account_id: int) -> HttpResponse:
 @require_POST
 def provider_logout(request: HttpRequest, account_id: int) -> HttpResponse:
     account = own_account(request, account_id)
+    end_provider_session(account)
     account.forget_session()
     account.state = LinkedAccount.State.NEEDS_LOGIN
     account.last_error = ""
@@ -264,6 +268,7 @@ def remove_account(request: HttpRequest, account_id: int) -> HttpResponse:
         return render(request, "accounts/remove_confirm.html", {"account": account})
 
     email, removed_id = account.primary_email, account.pk
+    end_provider_session(account)
     # The index, the message cache and the activity go with the account row.
     account.delete()
     logger.info("account %s removed by its owner", removed_id)
@@ -271,6 +276,25 @@ def remove_account(request: HttpRequest, account_id: int) -> HttpResponse:
 
     messages.success(request, f"{email} was removed from this bridge.")
     return redirect("dashboard")
+
+
+def end_provider_session(account: LinkedAccount) -> None:
+    """Ask the provider to end the bridge's session; local state goes anyway."""
+    session = stored_session(account)
+    if session is None:
+        return
+
+    try:
+        async_to_sync(logout_at_provider)(session)
+    except ProviderError as exc:
+        # The session then expires at the provider on its own; what the
+        # person asked for (no session kept here) still happens.
+        logger.info("provider logout of account %s failed: %r", account.pk, exc)
+
+
+async def logout_at_provider(session) -> None:
+    async with new_client(session=session) as client:
+        await client.logout()
 
 
 @login_required

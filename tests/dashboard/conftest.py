@@ -6,14 +6,19 @@
 * ``staff`` administers the bridge (people, settings) but not others' mail.
 """
 
+from concurrent.futures import wait
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.models import Activity, Address, LinkedAccount
+from mailsync import dispatch
 from mailsync.models import Mailbox, MailboxEntry, Message, SyncState
 
 PASSWORD = "correct horse battery staple"
+# Bounds the wait for a first sync left running by a test; it times nothing.
+TASK_DEADLINE_SECONDS = 120
 
 # Secrets planted in the fixture account; no page may ever contain them.
 REFRESH_TOKEN = "refresh-token-that-must-stay-hidden"
@@ -32,6 +37,13 @@ def bridge_data_dir(settings, tmp_path):
     settings.BRIDGE_TLS_CERT = ""
     settings.BRIDGE_TLS_KEY = ""
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_real_provider(settings):
+    # Nothing here may reach the real provider; tests that need one point
+    # this at the reference provider.
+    settings.BRIDGE_PROVIDER_URL = "http://127.0.0.1:9/api"
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +148,22 @@ def assert_no_secret(response, account: LinkedAccount) -> None:
     for secret in (REFRESH_TOKEN, ACCESS_TOKEN, KEY_PASSPHRASE, PASSWORD):
         assert secret not in body
     assert account.bridge_password not in body
+
+
+@pytest.fixture
+def bridge_provider(settings, refprovider, transactional_db):
+    """The bridge pointed at the reference provider.
+
+    Linking starts the first sync in the embedded task pool, whose threads
+    need committed rows: hence a transactional database, and a wait for those
+    tasks before the settings (and so the provider's address) are put back.
+    """
+    settings.BRIDGE_PROVIDER_URL = refprovider.base_url
+    settings.BRIDGE_PROVIDER_MODULUS_KEY = refprovider.modulus_pubkey
+    settings.BRIDGE_APP_VERSION = refprovider.app_version
+    yield refprovider
+
+    futures = [
+        dispatch.running_future(name, *args) for name, args in dispatch.in_flight()
+    ]
+    wait([future for future in futures if future], timeout=TASK_DEADLINE_SECONDS)

@@ -7,14 +7,12 @@ rendered back into a page.
 """
 
 import socket
-from concurrent.futures import wait
 
 import pytest
 from django.urls import reverse
 
 from accounts.models import LinkedAccount
 from accounts.views import WIZARD_SESSION_KEY
-from mailsync import dispatch
 from mailsync.models import PendingLink
 from tests.fixtures.refprovider import totp_now
 
@@ -83,26 +81,9 @@ def test_cancel_without_a_login_in_progress_goes_home(owner_client):
     assert response.url == reverse("dashboard")
 
 
-# Against the reference provider. Linking starts the first sync in the
-# embedded task pool, whose threads need committed rows: these tests use a
-# transactional database and wait for that sync before the settings (and so
-# the provider's address) are put back.
+# Against the reference provider (the ``bridge_provider`` fixture).
 
-TASK_DEADLINE_SECONDS = 120
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-
-
-@pytest.fixture
-def bridge_provider(settings, refprovider, transactional_db):
-    settings.BRIDGE_PROVIDER_URL = refprovider.base_url
-    settings.BRIDGE_PROVIDER_MODULUS_KEY = refprovider.modulus_pubkey
-    settings.BRIDGE_APP_VERSION = refprovider.app_version
-    yield refprovider
-
-    futures = [
-        dispatch.running_future(name, *args) for name, args in dispatch.in_flight()
-    ]
-    wait([future for future in futures if future], timeout=TASK_DEADLINE_SECONDS)
 
 
 def sign_in_to_provider(client, user, password=None):
