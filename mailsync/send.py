@@ -418,7 +418,9 @@ def find_sending_address(addresses: Iterable[Any], email_address: str) -> Any | 
 
 
 @dataclass
-class _Recipient:
+class PackageRecipient:
+    """A recipient's address, scheme and (unless clear) public key."""
+
     address: str
     scheme: int
     public_key: pgp.PublicKey | None = None
@@ -721,7 +723,7 @@ async def _build_packages(
 ) -> list[dict[str, Any]]:
     resolved = [await _resolve_recipient(client, r) for r in _unique(recipients)]
     return await asyncio.to_thread(
-        _packages, keyring, outgoing, attachment_keys, resolved
+        make_packages, keyring, outgoing, attachment_keys, resolved
     )
 
 
@@ -732,7 +734,7 @@ def _unique(recipients: list[str]) -> list[str]:
     return list(seen.values())
 
 
-async def _resolve_recipient(client: Any, address: str) -> _Recipient:
+async def _resolve_recipient(client: Any, address: str) -> PackageRecipient:
     try:
         keys = await client.get_public_keys(address)
     except ValidationError as exc:
@@ -752,10 +754,10 @@ async def _resolve_recipient(client: Any, address: str) -> _Recipient:
                 kind="recipient",
                 transient=False,
             )
-        return _Recipient(address, SCHEME_INTERNAL, public_key)
+        return PackageRecipient(address, SCHEME_INTERNAL, public_key)
     if public_key is not None:
-        return _Recipient(address, SCHEME_PGP_MIME, public_key)
-    return _Recipient(address, SCHEME_CLEAR)
+        return PackageRecipient(address, SCHEME_PGP_MIME, public_key)
+    return PackageRecipient(address, SCHEME_CLEAR)
 
 
 def _encryption_key(keys: list[Any]) -> pgp.PublicKey | None:
@@ -768,11 +770,11 @@ def _encryption_key(keys: list[Any]) -> pgp.PublicKey | None:
     return None
 
 
-def _packages(
+def make_packages(
     keyring: pgp.KeyRing,
     outgoing: OutgoingMessage,
     attachment_keys: dict[str, pgp.SessionKey],
-    recipients: list[_Recipient],
+    recipients: list[PackageRecipient],
 ) -> list[dict[str, Any]]:
     packages: list[dict[str, Any]] = []
 
@@ -793,7 +795,7 @@ def _text_package(
     keyring: pgp.KeyRing,
     outgoing: OutgoingMessage,
     attachment_keys: dict[str, pgp.SessionKey],
-    recipients: list[_Recipient],
+    recipients: list[PackageRecipient],
 ) -> dict[str, Any]:
     body_key = pgp.generate_session_key()
     body = pgp.encrypt_with_session_key(
@@ -835,7 +837,7 @@ def _text_package(
 
 
 def _mime_package(
-    keyring: pgp.KeyRing, outgoing: OutgoingMessage, recipients: list[_Recipient]
+    keyring: pgp.KeyRing, outgoing: OutgoingMessage, recipients: list[PackageRecipient]
 ) -> dict[str, Any]:
     body_key = pgp.generate_session_key()
     body = pgp.encrypt_with_session_key(outgoing.mime_body, body_key, signer=keyring)

@@ -25,7 +25,7 @@ from asgiref.sync import sync_to_async
 
 from accounts.models import Activity, Address, record_activity
 from mailsync.provider.errors import CryptoError, ProviderError
-from mailsync.send import SendFailed, find_sending_address, send_message
+from mailsync.send import SendFailed, SendResult, find_sending_address, send_message
 from mailsync.session import AccountSession, NotLinked, start_session
 from protocols.auth import Authenticated, AuthFailed, LoginThrottled, authenticate
 
@@ -288,57 +288,61 @@ class SubmissionHandler:
             )
         return "250 2.0.0 Message sent"
 
-    async def _send(self, authenticated: Authenticated, envelope: Envelope, raw: bytes):
-        account_id = authenticated.account.pk
-        allowed = [authenticated.address.email] if authenticated.address else None
-        split_address_id = (
-            authenticated.address.provider_id if authenticated.address else ""
-        )
+    async def _send(
+        self, authenticated: Authenticated, envelope: Envelope, raw: bytes
+    ) -> SendResult:
+        try:
+            return await self._send_once(authenticated, envelope, raw)
+        except SendFailed as exc:
+            if exc.kind != "sender":
+                raise
+        # The provider's address list may have changed since the keys were
+        # unlocked (an address added or enabled): unlock again, check again.
+        account_session = await self.sessions.get(authenticated.account.pk)
+        account_session.forget_keys()
+        return await self._send_once(authenticated, envelope, raw)
 
-        for attempt in (1, 2):
-            try:
-                account_session = await self.sessions.get(account_id)
-                unlocked = await account_session.unlocked()
-                return await send_message(
-                    account_session.client,
-                    unlocked,
-                    account_key=account_id,
-                    mail_from=envelope.mail_from or "",
-                    recipients=list(envelope.rcpt_tos),
-                    raw=raw,
-                    allowed_senders=allowed,
-                    split_address_id=split_address_id,
-                )
-            except SendFailed as exc:
-                if exc.kind != "sender" or attempt == 2:
-                    raise
-                # The provider's address list may have changed since the keys
-                # were unlocked: unlock again and check once more.
-                account_session.forget_keys()
-            except NotLinked as exc:
-                raise SendFailed(
-                    "The bridge is not logged in to this account; log in again "
-                    "on the bridge dashboard.",
-                    kind="session",
-                    transient=True,
-                ) from exc
-            except CryptoError as exc:
-                await self.sessions.drop(account_id)
-                raise SendFailed(
-                    "The account's keys could not be unlocked; log in again on "
-                    "the bridge dashboard.",
-                    kind="session",
-                    transient=True,
-                ) from exc
-            except ProviderError as exc:
-                # Only the unlock talks to the provider outside send_message.
-                raise SendFailed(
-                    "The provider could not be reached to unlock the account's "
-                    "keys; try again later.",
-                    kind="provider",
-                    transient=exc.transient,
-                ) from exc
-        raise AssertionError("unreachable")
+    async def _send_once(
+        self, authenticated: Authenticated, envelope: Envelope, raw: bytes
+    ) -> SendResult:
+        account_id = authenticated.account.pk
+        split_address = authenticated.address
+        try:
+            account_session = await self.sessions.get(account_id)
+            unlocked = await account_session.unlocked()
+        except NotLinked as exc:
+            raise SendFailed(
+                "The bridge is not logged in to this account; log in again "
+                "on the bridge dashboard.",
+                kind="session",
+                transient=True,
+            ) from exc
+        except CryptoError as exc:
+            await self.sessions.drop(account_id)
+            raise SendFailed(
+                "The account's keys could not be unlocked; log in again on "
+                "the bridge dashboard.",
+                kind="session",
+                transient=True,
+            ) from exc
+        except ProviderError as exc:
+            raise SendFailed(
+                "The provider could not be reached to unlock the account's "
+                "keys; try again later.",
+                kind="provider",
+                transient=exc.transient,
+            ) from exc
+
+        return await send_message(
+            account_session.client,
+            unlocked,
+            account_key=account_id,
+            mail_from=envelope.mail_from or "",
+            recipients=list(envelope.rcpt_tos),
+            raw=raw,
+            allowed_senders=[split_address.email] if split_address else None,
+            split_address_id=split_address.provider_id if split_address else "",
+        )
 
     async def handle_exception(self, error: Exception) -> str:
         # Unexpected failures: the traceback goes to the log (it holds no
