@@ -519,7 +519,7 @@ class ProviderClient:
     # -- labels ---------------------------------------------------------------
 
     async def get_labels(self, *types: int) -> list[Label]:
-        labels = []
+        labels: list[Label] = []
         for label_type in types or (1, 3, 4):
             payload = await self.request(
                 "GET", "/core/v4/labels", params={"Type": label_type}
@@ -685,7 +685,7 @@ class ProviderClient:
         await self._put_ids("/mail/v4/messages/delete", ids)
 
     async def _put_ids(self, path: str, ids: Iterable[str]) -> list[ActionResult]:
-        results = []
+        results: list[ActionResult] = []
         for chunk in _chunks(list(ids), MAX_IDS_PER_ACTION):
             payload = await self.request("PUT", path, json_body={"IDs": chunk})
             results.extend(
@@ -707,7 +707,7 @@ class ProviderClient:
     async def _label_action(
         self, path: str, ids: Iterable[str], label_id: str
     ) -> list[ActionResult]:
-        results = []
+        results: list[ActionResult] = []
         for chunk in _chunks(list(ids), MAX_IDS_PER_ACTION):
             payload = await self.request(
                 "PUT", path, json_body={"LabelID": label_id, "IDs": chunk}

@@ -203,10 +203,12 @@ def error_from_response(
 ) -> ProviderError:
     """Turn a failed provider answer into the exception that describes it."""
     headers = headers or {}
-    body = payload if isinstance(payload, dict) else {}
-    code = body.get("Code") if isinstance(body.get("Code"), int) else 0
+    body: dict[str, Any] = payload if isinstance(payload, dict) else {}
+    raw_code = body.get("Code")
+    code = raw_code if isinstance(raw_code, int) else 0
     message = str(body.get("Error") or f"HTTP {status}")
-    details = body.get("Details") if isinstance(body.get("Details"), dict) else {}
+    raw_details = body.get("Details")
+    details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
 
     if code == CODE_HUMAN_VERIFICATION:
         methods = details.get("HumanVerificationMethods") or []

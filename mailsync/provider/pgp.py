@@ -19,6 +19,7 @@ import binascii
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.utils import CryptographyDeprecationWarning
@@ -336,7 +337,9 @@ class KeyRing:
 
     @classmethod
     def unlock(
-        cls, armored_keys: list[str | bytes], passphrases: list[str | bytes]
+        cls,
+        armored_keys: Sequence[str | bytes],
+        passphrases: Sequence[str | bytes],
     ) -> "KeyRing":
         """Unlock each key with its passphrase; keys that fail are skipped.
 
@@ -569,8 +572,10 @@ def unlock_keys(
 
     rings = {}
     for address in addresses:
-        armored, passphrases = [], []
+        armored: list[str] = []
+        passphrases: list[str | bytes] = []
         for key in _primary_first(address.keys):
+            passphrase: str | bytes
             if key.token and key.signature:
                 try:
                     passphrase = decrypt_token(key.token, key.signature, user_ring)
