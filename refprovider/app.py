@@ -44,7 +44,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "::1"}
 def api_routes() -> list[Route]:
     message_routes = [
         Route("/mail/v4/messages", messages.get_messages, methods=["GET"]),
-        Route("/mail/v4/messages", messages.post_messages, methods=["POST"]),
+        Route("/mail/v4/messages", drafts.post_messages, methods=["POST"]),
         Route("/mail/v4/messages/ids", messages.get_message_ids, methods=["GET"]),
         Route("/mail/v4/messages/count", messages.get_message_counts, methods=["GET"]),
         Route("/mail/v4/messages/read", messages.put_read, methods=["PUT"]),

@@ -269,10 +269,14 @@ def update_draft(
     return messages.message_json(conn, updated)
 
 
-async def create_draft_route(request: Request) -> JSONResponse:
-    """POST /mail/v4/messages without the GET override (already authenticated)."""
-    provider = provider_of(request)
+@authenticated()
+async def post_messages(request: Request) -> JSONResponse:
+    """POST /mail/v4/messages: a listing (method override GET) or a new draft."""
     body = await api.read_json(request)
+    if request.headers.get("x-http-method-override", "").upper() == "GET":
+        return await messages.list_route(request, body)
+
+    provider = provider_of(request)
     message = create_draft(provider.conn, request.state.user_id, body)
     return api.ok({"Message": message})
 

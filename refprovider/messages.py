@@ -740,7 +740,7 @@ def _undo_token() -> dict[str, Any]:
     return {"Token": store.new_id(), "ValidUntil": int(time.time()) + 30}
 
 
-async def _list(request: Request, values: dict[str, Any]) -> JSONResponse:
+async def list_route(request: Request, values: dict[str, Any]) -> JSONResponse:
     provider = provider_of(request)
     wanted = MessageFilter.from_request(values)
     messages, total = list_messages(provider.conn, request.state.user_id, wanted)
@@ -753,18 +753,7 @@ async def get_messages(request: Request) -> JSONResponse:
     ids = request.query_params.getlist("ID") or request.query_params.getlist("ID[]")
     if ids:
         values["ID"] = ids
-    return await _list(request, values)
-
-
-@authenticated()
-async def post_messages(request: Request) -> JSONResponse:
-    """POST /mail/v4/messages: a listing (method override GET) or a new draft."""
-    if request.headers.get("x-http-method-override", "").upper() == "GET":
-        return await _list(request, await api.read_json(request))
-
-    from .drafts import create_draft_route
-
-    return await create_draft_route(request)
+    return await list_route(request, values)
 
 
 @authenticated()

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from . import api, importer, labels, messages, mime, pgp, store, users
+from . import importer, labels, messages, mime, pgp, store, users
 
 logger = logging.getLogger(__name__)
 
@@ -249,9 +249,3 @@ def _store_as_web(
     )
     with store.transaction(conn):
         return messages.insert_message(conn, new, attachments)
-
-
-def check_location(value: str) -> str:
-    if value not in LOCATIONS:
-        raise api.invalid(f"Unknown location {value!r}")
-    return value

@@ -1,6 +1,7 @@
 """Login, second factor, refresh, logout and the refusals around them."""
 
 import base64
+import time
 
 import httpx
 import pytest
@@ -92,8 +93,6 @@ def test_second_factor_gates_the_session(refprovider):
 def test_previous_totp_step_is_still_accepted(refprovider):
     user = refprovider.adduser(totp_secret=TOTP_SECRET)
     session = refprovider.login(user.name, user.password)
-
-    import time
 
     code = totp_now(TOTP_SECRET, at=time.time() - 30)
     assert session.post("auth/v4/2fa", json={"TwoFactorCode": code}).status_code == 200

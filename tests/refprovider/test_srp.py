@@ -3,11 +3,13 @@
 import base64
 import json
 
+import httpx
 import pgpy
 import pytest
 
 from refprovider import srp
 from tests.fixtures.refprovider import read_signed_modulus
+from tests.refprovider.helpers import unlock_account
 from tests.support import shared_dir
 
 VECTORS = json.loads((shared_dir() / "vectors" / "srp-verifiers.json").read_text())[
@@ -51,8 +53,6 @@ def test_served_modulus_is_signed_by_the_published_key(refprovider):
     assert int.from_bytes(modulus, "little") == srp.MODULUS
 
     published = refprovider.internal_url + "/modulus-pubkey"
-    import httpx
-
     assert httpx.get(published).text.strip() == refprovider.modulus_pubkey.strip()
 
 
@@ -74,8 +74,6 @@ def test_key_chain_unlocks_with_the_login_password(account):
 
 
 def test_two_password_mode_salts_the_mailbox_password(refprovider):
-    from tests.refprovider.helpers import unlock_account
-
     user = refprovider.adduser(password="login pw", mailbox_password="mailbox pw")
     session = refprovider.login(user.name, "login pw")
     assert session.auth["PasswordMode"] == 2
