@@ -378,11 +378,11 @@ def next_wizard_step(request: HttpRequest, progress, username: str) -> HttpRespo
         request.session.pop(WIZARD_SESSION_KEY, None)
         account = progress.account
         logger.info("account %s linked by person %s", account.pk, request.user.pk)
-        messages.success(
-            request,
-            f"{account.primary_email} is linked. The first sync has started; "
-            "its progress shows below.",
-        )
+        if account.state == LinkedAccount.State.SYNCING:
+            text = "The first sync has started; its progress shows below."
+        else:
+            text = "Its mail is already on this bridge."
+        messages.success(request, f"{account.primary_email} is linked. {text}")
         return redirect("account_detail", account_id=account.pk)
 
     request.session[WIZARD_SESSION_KEY] = {
