@@ -55,15 +55,22 @@ class ListenerPlan:
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> "ListenerPlan":
+        """The environment's values, under those saved on the dashboard, under
+        the command line's ``overrides``."""
+        from accounts.settings_store import effective
+
+        configured = effective()
         plan = cls(
-            imap_host=settings.BRIDGE_IMAP_HOST,
-            imap_port=settings.BRIDGE_IMAP_PORT,
-            imaps_port=settings.BRIDGE_IMAPS_PORT,
-            smtp_host=settings.BRIDGE_SMTP_HOST,
-            smtp_port=settings.BRIDGE_SMTP_PORT,
-            smtps_port=settings.BRIDGE_SMTPS_PORT,
+            imap_host=configured.imap_host,
+            imap_port=configured.imap_port,
+            imaps_port=configured.imaps_port,
+            smtp_host=configured.smtp_host,
+            smtp_port=configured.smtp_port,
+            smtps_port=configured.smtps_port,
             run_tasks=settings.EMBEDDED,
         )
+        # The embedded scheduler reads the interval when it starts.
+        settings.BRIDGE_EVENT_INTERVAL = configured.event_interval
         for key, value in overrides.items():
             if value is not None:
                 setattr(plan, key, value)
