@@ -14,8 +14,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .context import Provider
 
-    app = create_app(Path(args.data))
+    provider = Provider.open(Path(args.data))
+    provider.auth_life = args.auth_life
+    provider.max_updates_per_event = args.max_updates
+    app = create_app(Path(args.data), provider)
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     # An explicit IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted
@@ -46,9 +50,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _adduser(args: argparse.Namespace) -> int:
     from . import store, users
+    from .context import load_signing_identity
 
     conn = store.connect(Path(args.data))
     try:
+        # A fresh data directory gets its modulus key now, not at first serve.
+        load_signing_identity(conn, Path(args.data))
         user_id = users.create_user(
             conn,
             args.username,
@@ -111,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8025, help="0 picks a free port")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument(
+        "--auth-life", type=float, default=3600, help="access token life (seconds)"
+    )
+    serve.add_argument(
+        "--max-updates", type=int, default=50, help="changes per event (0: no limit)"
+    )
     serve.set_defaults(handler=_serve)
 
     adduser = commands.add_parser("adduser", help="create a user with keys")

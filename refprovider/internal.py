@@ -62,7 +62,7 @@ async def post_auth_life(request: Request) -> JSONResponse:
     provider = provider_of(request)
     body = await api.read_json(request)
     try:
-        seconds = float(body.get("Seconds"))
+        seconds = float(body.get("Seconds", ""))
     except (TypeError, ValueError) as error:
         raise api.invalid("Seconds must be a number") from error
     if seconds <= 0:
