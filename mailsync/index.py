@@ -235,7 +235,9 @@ def sync_mailboxes(account: LinkedAccount, labels: Iterable[LabelInfo]) -> set[i
         for label_id, box in user_boxes.items():
             name, label = wanted[label_id]
             if box.name != name:
-                box.name = f"\x00renaming-{box.id}"
+                # Never a mapped name: those all start with a system name,
+                # Folders/ or Labels/.
+                box.name = f"renaming:{box.id}"
                 box.save(update_fields=["name"])
                 renamed.append((box, name, label))
         for box, name, label in renamed:
