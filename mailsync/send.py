@@ -456,10 +456,12 @@ async def send_message(
         logger.info("message already sent as %s; not sending again", earlier)
         return SendResult(earlier, duplicate=True)
 
+    attempt = _Attempt()
     try:
         message_id = await _send(
             client,
             unlocked,
+            attempt,
             mail_from=mail_from,
             recipients=recipients,
             raw=raw,
@@ -467,9 +469,19 @@ async def send_message(
             split_address_id=split_address_id,
         )
     except BaseException:
-        await asyncio.to_thread(
-            sendrecorder.release_send, account_key, digest, recipients
-        )
+        if attempt.sent_id:
+            # Cut short after the message left: a retry must not send again.
+            await asyncio.to_thread(
+                sendrecorder.finish_send,
+                account_key,
+                digest,
+                recipients,
+                attempt.sent_id,
+            )
+        else:
+            await asyncio.to_thread(
+                sendrecorder.release_send, account_key, digest, recipients
+            )
         raise
 
     await asyncio.to_thread(
@@ -499,9 +511,17 @@ async def _claim(account_key: Any, digest: str, recipients: list[str]) -> str:
         waited += DUPLICATE_POLL_SECONDS
 
 
+@dataclass
+class _Attempt:
+    """What one send did; ``sent_id`` is set once the message surely left."""
+
+    sent_id: str = ""
+
+
 async def _send(
     client: Any,
     unlocked: Any,
+    attempt: _Attempt,
     *,
     mail_from: str,
     recipients: list[str],
@@ -554,7 +574,9 @@ async def _send(
         stage = "sent"
     finally:
         if stage != "sent":
-            await _shielded(_discard_draft(client, draft_id, stage == "sending"))
+            kept = await _shielded(_discard_draft(client, draft_id, stage == "sending"))
+            if kept:
+                attempt.sent_id = draft_id
 
     if stale_drafts:
         await _delete_quietly(client, stale_drafts)
@@ -889,20 +911,24 @@ async def _was_sent(client: Any, draft_id: str) -> bool:
     return not message.is_draft
 
 
-async def _discard_draft(client: Any, draft_id: str, maybe_sent: bool) -> None:
-    # Interrupted while the send request was out: the message may have left,
-    # and then the "draft" is the Sent copy, which must stay.
+async def _discard_draft(client: Any, draft_id: str, maybe_sent: bool) -> bool:
+    """Delete the draft of a failed send; True if it turned out to be sent.
+
+    Interrupted while the send request was out, the message may have left;
+    then the "draft" is the Sent copy, which must stay.
+    """
     if maybe_sent and await _was_sent(client, draft_id):
         logger.warning("message %s went out although its send was cut short", draft_id)
-        return
+        return True
     await _delete_quietly(client, [draft_id])
+    return False
 
 
-async def _shielded(coroutine: Any) -> None:
+async def _shielded(coroutine: Any) -> Any:
     # A cancelled send (program gone, shutdown) must still clean up.
     task = asyncio.ensure_future(coroutine)
     try:
-        await asyncio.shield(task)
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         await task
         raise

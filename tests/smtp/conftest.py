@@ -21,6 +21,9 @@ from django.core.cache import cache
 from protocols import tls
 from protocols.smtp.server import SMTPService, start_smtp
 
+# A linked account on the reference provider, for the send tests.
+from tests.fixtures.linked_account import link_account  # noqa: F401
+
 HOST = "127.0.0.1"
 
 
@@ -57,8 +60,7 @@ class RunningSMTP:
 
     def client_tls_context(self) -> ssl.SSLContext:
         """A context that trusts the listener's self-signed certificate."""
-        context = ssl.create_default_context(cafile=str(self.cert_path))
-        return context
+        return ssl.create_default_context(cafile=str(self.cert_path))
 
 
 def free_port() -> int:
@@ -99,7 +101,3 @@ def smtp_server(
         loop.run(service.stop())
         loop.close()
         cache.clear()
-
-
-# A linked account on the reference provider, for the send tests.
-from tests.fixtures.linked_account import link_account  # noqa: E402, F401
