@@ -5,6 +5,8 @@ can be changed until it is sent. Its header is made by the provider from the
 draft's fields, the way the provider does for mail written in its own apps.
 """
 
+import base64
+import binascii
 import email.utils
 import logging
 import sqlite3
@@ -114,6 +116,45 @@ def _parent_reference(
     return parent_id, reference
 
 
+def _parent_attachments(
+    conn: sqlite3.Connection, parent_id: str | None, key_packets: Any
+) -> list[messages.NewAttachment]:
+    """Attachments of the parent carried over (a forward), re-keyed by the client.
+
+    The client sends, per parent attachment id, the session key encrypted to
+    the draft's address key; the data packet is shared.
+    """
+    if not parent_id or not isinstance(key_packets, dict):
+        return []
+
+    copies = []
+    for attachment_id, packet in key_packets.items():
+        row = conn.execute(
+            "SELECT * FROM attachments WHERE id = ? AND message_id = ?",
+            (attachment_id, parent_id),
+        ).fetchone()
+        if row is None:
+            raise api.not_found(f"The parent has no attachment {attachment_id}")
+        try:
+            key_packet = base64.b64decode(str(packet), validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise api.invalid("AttachmentKeyPackets must be base64") from error
+
+        copies.append(
+            messages.NewAttachment(
+                name=row["name"],
+                mime_type=row["mime_type"],
+                disposition=row["disposition"],
+                key_packets=key_packet,
+                data_packet=bytes(row["data_packet"]),
+                content_id=row["content_id"],
+                headers=store.loads(row["headers"], []),
+                signature=row["signature"],
+            )
+        )
+    return copies
+
+
 def create_draft(
     conn: sqlite3.Connection, user_id: str, request_body: dict[str, Any]
 ) -> dict[str, Any]:
@@ -175,7 +216,10 @@ def create_draft(
     )
 
     with store.transaction(conn):
-        message_id = messages.insert_message(conn, new)
+        copies = _parent_attachments(
+            conn, parent_id, request_body.get("AttachmentKeyPackets")
+        )
+        message_id = messages.insert_message(conn, new, copies)
         row = messages.get_message_row(conn, user_id, message_id)
 
     assert row is not None

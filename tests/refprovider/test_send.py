@@ -293,3 +293,42 @@ def test_reply_marks_the_parent(refprovider, sender):
     ).raise_for_status()
 
     assert get_message(session, parent_id)["IsReplied"] == 1
+
+
+def test_forward_carries_the_parent_attachments(refprovider, sender):
+    session, address = sender
+    literal = (
+        b"From: far@example.org\r\nSubject: with file\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="m"\r\n\r\n'
+        b"--m\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
+        b"--m\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Disposition: attachment; filename=f.bin\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--m--\r\n"
+    )
+    [parent_id] = refprovider.seed(session.user.name, [literal], mode="web")
+    [original] = get_message(session, parent_id)["Attachments"]
+
+    response = session.post(
+        "mail/v4/messages",
+        json={
+            "Message": {
+                "Subject": "Fwd: with file",
+                "Sender": {"Name": "", "Address": address.email},
+                "ToList": [{"Name": "", "Address": "next@example.org"}],
+                "Body": str(address.encrypt(b"forwarding")),
+                "MIMEType": "text/plain",
+            },
+            "ParentID": parent_id,
+            "Action": 2,
+            # Same address, so the parent's key packet already fits.
+            "AttachmentKeyPackets": {original["ID"]: original["KeyPackets"]},
+        },
+    )
+    assert response.status_code == 200, response.text
+    [copy] = response.json()["Message"]["Attachments"]
+    assert copy["ID"] != original["ID"]
+    assert copy["Name"] == "f.bin"
+
+    data = session.get(f"mail/v4/attachments/{copy['ID']}").content
+    packets = base64.b64decode(copy["KeyPackets"])
+    assert address.decrypt(packets + data) == b"\x00\x01\x02\x03"
