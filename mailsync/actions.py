@@ -692,7 +692,12 @@ class MailActions:
         keyring = unlocked.keyring(address_id)
         address = next(a for a in unlocked.addresses if a.id == address_id)
         outgoing = parse_message(raw)
-        sender = outgoing.sender or EmailAddress(address.email, address.display_name)
+        # A draft is always from one of the account's own addresses; keep
+        # the name the mail program wrote when the address is that one.
+        name = address.display_name
+        if outgoing.sender and outgoing.sender.address.lower() == address.email.lower():
+            name = outgoing.sender.name or name
+        sender = EmailAddress(address.email, name)
         try:
             body = await asyncio.to_thread(
                 keyring.encrypt, outgoing.body.encode("utf-8")

@@ -125,6 +125,10 @@ class SessionOptions:
     tls_available: bool = False
     limits: ReaderLimits | None = None
     autologout_seconds: float = AUTOLOGOUT_SECONDS
+    # The personal namespace NAMESPACE announces. "" tells clients that every
+    # mailbox is theirs; "Folders/" steers clients that create folders under
+    # their namespace to where this server can create them.
+    personal_namespace: str = ""
     authenticate: Callable[..., Awaitable[auth.Authenticated]] = auth.authenticate
     store_factory: Callable[[int, str | None], MailboxStore] = DatabaseMailboxStore
     actions_factory: Callable[[Any, str | None], MailActions] = MailActions
@@ -621,11 +625,14 @@ class ImapSession:
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
-    async def refresh(self, *, allow_expunge: bool) -> None:
+    async def refresh(
+        self, *, allow_expunge: bool, quiet: frozenset[int] = frozenset()
+    ) -> None:
         """Re-read the selected mailbox if it changed, and tell the client.
 
         EXPUNGE goes out only when `allow_expunge`; until then vanished
-        messages keep their numbers.
+        messages keep their numbers. Flag changes of UIDs in `quiet` are
+        taken in without a FETCH (a STORE .SILENT of this session).
         """
         view = self.view
         if view is None:
@@ -640,12 +647,14 @@ class ImapSession:
                 self._deselect()
                 self._bye("The mailbox was rebuilt; please resynchronise")
                 raise Reply("NO", "Mailbox rebuilt")
-            self._apply_snapshot(view, snapshot)
+            self._apply_snapshot(view, snapshot, quiet)
 
         if allow_expunge and view.gone:
             self._send_expunges(view)
 
-    def _apply_snapshot(self, view: SelectedView, snapshot: Snapshot) -> None:
+    def _apply_snapshot(
+        self, view: SelectedView, snapshot: Snapshot, quiet: frozenset[int]
+    ) -> None:
         present = {state.uid: state for state in snapshot.messages}
         view.mailbox = snapshot.mailbox
 
@@ -675,7 +684,8 @@ class ImapSession:
             sequence_of = view.sequence_of()
             for state in changed:
                 view.flags[state.uid] = state.flags
-                self._send_flags(sequence_of[state.uid], state.uid, state.flags)
+                if state.uid not in quiet:
+                    self._send_flags(sequence_of[state.uid], state.uid, state.flags)
 
     def _send_flags(self, sequence: int, uid: int, flags: frozenset[str]) -> None:
         recent = self.view is not None and uid in self.view.recent
@@ -712,10 +722,15 @@ class ImapSession:
                 if value in wanted
             ]
         else:
+            # A number past the last message is an error, unless a range
+            # reaches it from "*" (RFC 3501 §9: 5:* means *:5).
             for low, high in sequence_set.ranges:
-                for bound in (low, high):
-                    if bound is not None and bound > view.exists:
-                        raise bad("Invalid message sequence number")
+                if (
+                    low is not None
+                    and high is not None
+                    and max(low, high) > view.exists
+                ):
+                    raise bad("Invalid message sequence number")
             positions = (
                 sequence_set.resolve(range(1, view.exists + 1)) if view.uids else []
             )
@@ -924,7 +939,8 @@ class ImapSession:
         )
 
     async def cmd_namespace(self, command: c.NamespaceCommand) -> None:
-        self.send_line(b'* NAMESPACE (("" "/")) NIL NIL\r\n')
+        prefix = wire.quote(self.options.personal_namespace.encode("utf-8"))
+        self.send_line(b"* NAMESPACE ((" + prefix + b' "/")) NIL NIL\r\n')
         self.ok(command.tag, "NAMESPACE completed")
 
     async def cmd_append(self, command: c.AppendCommand) -> None:
@@ -1158,7 +1174,10 @@ class ImapSession:
         # alike. Without .SILENT every message of the set gets its FLAGS.
         before = dict(view.flags)
         view.dirty = True
-        await self.refresh(allow_expunge=False)
+        await self.refresh(
+            allow_expunge=False,
+            quiet=frozenset(uids) if command.silent else frozenset(),
+        )
         if not command.silent:
             for sequence, uid in pairs:
                 if uid in view.flags and before.get(uid) == view.flags[uid]:

@@ -6,3 +6,5 @@ from tests.fixtures.imap import (  # noqa: F401
     imap_tls_files,
     mail_account,
 )
+from tests.fixtures.linked_account import link_account  # noqa: F401
+from tests.fixtures.refprovider import refprovider, refprovider_server  # noqa: F401
