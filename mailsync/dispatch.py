@@ -168,6 +168,7 @@ class EmbeddedScheduler:
         self.jitter = jitter if jitter is not None else settings.BRIDGE_EVENT_JITTER
         self._failures: dict[tuple[str, int], int] = {}
         self._not_before: dict[tuple[str, int], float] = {}
+        self._running: dict[tuple[str, int], Future] = {}
         self._task: asyncio.Task | None = None
 
     def start(self) -> asyncio.Task:
@@ -189,9 +190,10 @@ class EmbeddedScheduler:
             await asyncio.sleep(self.interval + random.uniform(0, self.jitter))
 
     def tick(self) -> list[Future]:
-        """Queue what is due now; return the futures (for tests)."""
+        """Queue what is due now; return the futures queued (for tests)."""
         from accounts.models import LinkedAccount
 
+        self._collect()
         close_old_connections()
         try:
             due = list(
@@ -202,35 +204,41 @@ class EmbeddedScheduler:
         finally:
             connection.close()
 
-        futures = []
+        queued = []
         for account_id, state in due:
             name = "poll_events" if state == LinkedAccount.State.READY else "first_sync"
-            if time.monotonic() < self._not_before.get((name, account_id), 0):
+            key = (name, account_id)
+            if key in self._running:
                 continue
-            future = run_task(name, account_id)
-            future.add_done_callback(
-                lambda done, key=(name, account_id): self._record(key, done)
+            if time.monotonic() < self._not_before.get(key, 0):
+                continue
+            self._running[key] = run_task(name, account_id)
+            queued.append(self._running[key])
+        return queued
+
+    def _collect(self) -> None:
+        """Note how the tasks queued before ended, to space out failures."""
+        for key, future in list(self._running.items()):
+            if not future.done():
+                continue
+            del self._running[key]
+
+            if future.cancelled() or future.exception() is None:
+                self._failures.pop(key, None)
+                self._not_before.pop(key, None)
+                continue
+
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            wait = min(MAX_BACKOFF_SECONDS, self.interval * 2**failures)
+            self._not_before[key] = time.monotonic() + wait
+            logger.warning(
+                "%s for account %s failed (%s); next try in %.0f s",
+                key[0],
+                key[1],
+                type(future.exception()).__name__,
+                wait,
             )
-            futures.append(future)
-        return futures
-
-    def _record(self, key: tuple[str, int], future: Future) -> None:
-        if future.cancelled() or future.exception() is None:
-            self._failures.pop(key, None)
-            self._not_before.pop(key, None)
-            return
-
-        failures = self._failures.get(key, 0) + 1
-        self._failures[key] = failures
-        wait = min(MAX_BACKOFF_SECONDS, self.interval * 2**failures)
-        self._not_before[key] = time.monotonic() + wait
-        logger.warning(
-            "%s for account %s failed (%s); next try in %.0f s",
-            key[0],
-            key[1],
-            type(future.exception()).__name__,
-            wait,
-        )
 
 
 class EmbeddedRuntime:
