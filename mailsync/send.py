@@ -32,8 +32,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.headerregistry import Address as HeaderAddress
-from email.message import Message
-from typing import Any
+from email.message import EmailMessage, Message
+from typing import Any, cast
 
 from mailsync import sendrecorder
 from mailsync.provider import pgp
@@ -139,7 +139,7 @@ def parse_message(
     Recipients named in To or Cc but absent from the envelope are dropped;
     envelope recipients no header names become Bcc.
     """
-    message = email.message_from_bytes(raw, policy=_POLICY)
+    message = cast(EmailMessage, email.message_from_bytes(raw, policy=_POLICY))
     headers = _decoded_headers(message)
 
     envelope = [r.strip() for r in envelope_recipients if r.strip()]
@@ -280,7 +280,7 @@ class _PartCollector:
             return "".join(self.html)
         return "\n".join(self.plain)
 
-    def visit(self, part: Message) -> None:
+    def visit(self, part: EmailMessage) -> None:
         content_type = part.get_content_type()
         children = _children(part)
 
@@ -299,7 +299,7 @@ class _PartCollector:
         else:
             self.attachments.append(_attachment(part, len(self.attachments) + 1))
 
-    def _visit_alternative(self, children: list[Message]) -> None:
+    def _visit_alternative(self, children: list[EmailMessage]) -> None:
         # Keep the richest alternative the provider can take; the provider
         # makes its own plain-text version.
         best = children[0]
@@ -308,7 +308,7 @@ class _PartCollector:
                 best = child
         self.visit(best)
 
-    def _is_body(self, part: Message) -> bool:
+    def _is_body(self, part: EmailMessage) -> bool:
         if part.get_content_maintype() != "text":
             return False
         if part.get_content_subtype() not in ("plain", "html"):
@@ -322,22 +322,28 @@ class _PartCollector:
         return not (part.get_content_subtype() == "html" and self.plain)
 
 
-def _children(part: Message) -> list[Message]:
+def payload_bytes(part: Message) -> bytes:
+    """A leaf part's body with its transfer encoding undone."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _children(part: EmailMessage) -> list[EmailMessage]:
     if not part.is_multipart():
         return []
     payload = part.get_payload()
     if not isinstance(payload, list):
         return []
-    return [child for child in payload if isinstance(child, Message)]
+    return [child for child in payload if isinstance(child, EmailMessage)]
 
 
-def _holds_html(part: Message) -> bool:
+def _holds_html(part: EmailMessage) -> bool:
     if part.get_content_type() == "text/html":
         return True
     return any(_holds_html(child) for child in _children(part))
 
 
-def _text_of(part: Message) -> str:
+def _text_of(part: EmailMessage) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError, AssertionError):
@@ -346,18 +352,18 @@ def _text_of(part: Message) -> str:
         return content.replace("\r\n", "\n")
 
     payload = part.get_payload(decode=True)
-    if payload is None:
+    if not isinstance(payload, bytes):
         payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
     return payload.decode("utf-8", "replace").replace("\r\n", "\n")
 
 
-def _attachment(part: Message, number: int) -> OutgoingAttachment:
+def _attachment(part: EmailMessage, number: int) -> OutgoingAttachment:
     content_type = part.get_content_type()
     if content_type == "message/rfc822":
-        inner = part.get_payload()
-        data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+        inner = _children(part)
+        data = inner[0].as_bytes() if inner else b""
     else:
-        data = part.get_payload(decode=True) or b""
+        data = payload_bytes(part)
 
     content_id = str(part.get("Content-ID", "") or "").strip().strip("<>").strip()
     disposition = part.get_content_disposition()

@@ -78,7 +78,9 @@ def _header_text(message: EmailMessage, name: str) -> str:
 
 
 def _body_bytes(part: EmailMessage) -> bytes:
-    payload = part.get_payload(decode=True) or b""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        payload = b""
     if part.get_content_maintype() == "text":
         # Line ends and trailing blanks change when a program re-encodes.
         lines = payload.replace(b"\r\n", b"\n").split(b"\n")

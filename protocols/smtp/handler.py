@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from asgiref.sync import sync_to_async
 
 from accounts.models import Activity, Address, record_activity
@@ -139,8 +139,8 @@ class SubmissionHandler:
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
         if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
+            blob = await _challenge(server, "")
+            if blob is None:
                 # challenge_auth has answered already (abort or bad base64).
                 return AuthResult(success=False, handled=True)
         else:
@@ -148,30 +148,32 @@ class SubmissionHandler:
             if blob is None:
                 return _auth_reply("501 5.5.2 The credentials are not valid base64.")
 
-        parts = bytes(blob).split(b"\x00")
+        parts = blob.split(b"\x00")
         if len(parts) != 3:
             return _auth_reply("501 5.5.2 AUTH PLAIN needs authzid, user and password.")
         return await self._login(server, parts[1], parts[2])
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
         if len(args) == 1:
-            username = await server.challenge_auth(server.AuthLoginUsernameChallenge)
-            if username is MISSING:
+            username = await _challenge(server, server.AuthLoginUsernameChallenge)
+            if username is None:
                 return AuthResult(success=False, handled=True)
         else:
             username = _b64(args[1])
             if username is None:
                 return _auth_reply("501 5.5.2 The user name is not valid base64.")
 
-        password = await server.challenge_auth(server.AuthLoginPasswordChallenge)
-        if password is MISSING:
+        password = await _challenge(server, server.AuthLoginPasswordChallenge)
+        if password is None:
             return AuthResult(success=False, handled=True)
-        return await self._login(server, bytes(username), bytes(password))
+        return await self._login(server, username, password)
 
     async def _login(
         self, server: SMTP, username: bytes, password: bytes
     ) -> AuthResult:
-        name = connection_name(server.session)
+        session = server.session
+        assert session is not None  # set when the connection opened
+        name = connection_name(session)
         try:
             login = username.decode("utf-8").strip()
             secret = password.decode("utf-8")
@@ -182,7 +184,7 @@ class SubmissionHandler:
 
         try:
             authenticated = await authenticate(
-                login, secret, server.session.peer, protocol="SMTP"
+                login, secret, session.peer, protocol="SMTP"
             )
         except LoginThrottled as exc:
             logger.warning("%s AUTH as %s refused: throttled", name, login)
@@ -386,7 +388,7 @@ def _authenticated(session: Session) -> Authenticated:
     return authenticated
 
 
-async def _record(authenticated: Authenticated, kind: str, text: str) -> None:
+async def _record(authenticated: Authenticated, kind: Any, text: str) -> None:
     try:
         await sync_to_async(record_activity)(authenticated.account, kind, text)
     except Exception:
@@ -396,6 +398,12 @@ async def _record(authenticated: Authenticated, kind: str, text: str) -> None:
 
 def _auth_reply(status: str) -> AuthResult:
     return AuthResult(success=False, handled=False, message=status)
+
+
+async def _challenge(server: SMTP, prompt: str) -> bytes | None:
+    """The client's answer to a 334 prompt; None if it aborted or erred."""
+    answer = await server.challenge_auth(prompt)
+    return answer if isinstance(answer, bytes) else None
 
 
 def _b64(value: str) -> bytes | None:
