@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from . import api, auth, events, labels, messages, mime, pgp, seed, store, users
 from .auth import provider_of
-from .context import Provider
+from .context import DEFAULT_AUTH_LIFE, DEFAULT_MAX_UPDATES_PER_EVENT, Provider
 from .faults import rule_from_request
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,17 @@ async def post_min_app_version(request: Request) -> JSONResponse:
     if not parsed:
         raise api.invalid("Version must look like 3.21.1")
     provider.min_app_version = parsed
+    return api.ok()
+
+
+async def post_reset(request: Request) -> JSONResponse:
+    """Put every live setting back to its default (between tests)."""
+    provider = provider_of(request)
+    provider.faults.clear()
+    provider.offline = False
+    provider.auth_life = DEFAULT_AUTH_LIFE
+    provider.max_updates_per_event = DEFAULT_MAX_UPDATES_PER_EVENT
+    provider.min_app_version = None
     return api.ok()
 
 
@@ -299,6 +310,7 @@ def routes() -> list[Route]:
         Route("/auth-life", post_auth_life, methods=["POST"]),
         Route("/max-updates", post_max_updates, methods=["POST"]),
         Route("/min-app-version", post_min_app_version, methods=["POST"]),
+        Route("/reset", post_reset, methods=["POST"]),
         Route("/outbox", get_outbox, methods=["GET"]),
         Route("/users", post_user, methods=["POST"]),
         Route("/users/{name}", get_user, methods=["GET"]),
