@@ -150,8 +150,11 @@ def authenticate_sync(
 
 def _check_credentials(username: str, password: str) -> Authenticated | None:
     candidates = list(
+        # A person deactivated on the dashboard loses mail-program access too.
         Address.objects.filter(
-            email__iexact=username, status=Address.Status.ENABLED
+            email__iexact=username,
+            status=Address.Status.ENABLED,
+            account__owner__is_active=True,
         ).select_related("account")
     )
 

@@ -54,6 +54,14 @@ def test_wrong_password_unknown_and_disabled_addresses_fail(account):
         authenticate_sync("old@proton.test", account.bridge_password, HOME)
 
 
+def test_a_deactivated_person_cannot_log_in_from_mail_programs(account):
+    account.owner.is_active = False
+    account.owner.save()
+
+    with pytest.raises(AuthFailed):
+        authenticate_sync("alice@proton.test", account.bridge_password, HOME)
+
+
 def test_five_failures_lock_out_even_the_right_password(account):
     for _ in range(auth.MAX_FAILURES_PER_USER):
         with pytest.raises(AuthFailed):
