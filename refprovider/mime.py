@@ -22,6 +22,8 @@ from email.message import Message
 logger = logging.getLogger(__name__)
 
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_BASE64 = bytes(c for c in range(256) if c not in _BASE64_ALPHABET)
 
 
 @dataclass
@@ -64,12 +66,13 @@ class Entity:
     def decoded_body(self) -> bytes:
         encoding = (self.get("Content-Transfer-Encoding") or "").strip().lower()
         if encoding == "base64":
-            compact = b"".join(self.body.split())
+            # Be lenient like mail readers: drop stray characters, fix padding.
+            compact = self.body.translate(None, _NOT_BASE64).rstrip(b"=")
             compact += b"=" * (-len(compact) % 4)
             try:
                 return base64.b64decode(compact)
             except (binascii.Error, ValueError):
-                return base64.b64decode(compact, validate=False)
+                return self.body
         if encoding == "quoted-printable":
             return quopri.decodestring(self.body)
         return self.body
