@@ -121,13 +121,16 @@ class _AddressParser:
 
     def parse(self) -> list[Address]:
         scanner = self.scanner
-        result = scanner.skip_cfws()
-        while result > 0:
+        if scanner.skip_cfws() <= 0:
+            return self.addresses
+        while True:
             result = self._address()
             if result == END or not scanner.at(b","):
                 break
+            # After a comma comes another address, even a broken one.
             scanner.pos += 1
-            result = scanner.skip_cfws()
+            if scanner.skip_cfws() == END:
+                break
         return self.addresses
 
     def _address(self) -> int:
@@ -148,7 +151,7 @@ class _AddressParser:
         result = scanner.skip_cfws()
         while result > 0 and not scanner.at(b";"):
             result = self._mailbox()
-            if result <= 0 or not scanner.at(b","):
+            if result == END or not scanner.at(b","):
                 break
             scanner.pos += 1
             result = scanner.skip_cfws()
@@ -245,7 +248,9 @@ class _AddressParser:
 
         if result > 0 and self._angle_addr_spec(address) and scanner.at(b">"):
             scanner.pos += 1
-            return scanner.skip_cfws()
+            result = scanner.skip_cfws()
+            if result >= 0:
+                return result
 
         address.domain = SYNTAX_ERROR
         return ERROR

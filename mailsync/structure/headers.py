@@ -122,10 +122,14 @@ def _make_field(message: bytes, start: int, end: int) -> HeaderField:
         return HeaderField(raw.strip(b" \t\r\n"), b"", start, end)
 
     name = raw[:colon].strip(b" \t")
-    value_start = colon + 1
-    while value_start < len(raw) and raw[value_start] in (0x20, 0x09):
-        value_start += 1
-    return HeaderField(name, raw[value_start:], start, end)
+    value = raw[colon + 1 :]
+    first_line = value.split(b"\r", 1)[0].split(b"\n", 1)[0]
+    if first_line.strip(b" \t"):
+        value = value.lstrip(b" \t")
+    elif first_line:
+        # A blank first line loses only its first blank (Dovecot's way).
+        value = value[1:]
+    return HeaderField(name, value, start, end)
 
 
 def header_fields(

@@ -64,6 +64,7 @@ class Scanner:
     def _skip_comment(self) -> bool:
         self.last_comment.clear()
         depth = 0
+        flushed = 0
         while self.pos < self.end:
             octet = self.data[self.pos]
             self.pos += 1
@@ -76,13 +77,13 @@ class Scanner:
                 if depth == 0:
                     return True
             elif octet == 0x5C and self.pos < self.end:
+                flushed = len(self.last_comment)
                 octet = self.data[self.pos]
                 self.pos += 1
             elif octet in (0x0D, 0x0A):
                 continue
             self.last_comment.append(octet)
-        # An unterminated comment names nothing.
-        self.last_comment.clear()
+        del self.last_comment[flushed:]
         return False
 
     def _take(self, allowed: frozenset[int]) -> bytes:
@@ -121,25 +122,35 @@ class Scanner:
     def local_part(self, out: bytearray) -> int:
         """Read an unquoted local-part: atom text with dots anywhere.
 
-        Blanks may come before a dot but not after one; such a blank stays
-        in ``out`` (a reference server shows it in the display name it
-        then makes of the words).
+        A local-part may end in a dot only right before its "@" or at the
+        very end (real addresses such as "name.@example.jp" exist), and no
+        blank may follow a dot; otherwise it is an error and the cursor
+        stays after the dot.
         """
         if self.peek() not in ATEXT and not self.at(b"."):
             return ERROR
         while True:
             out += self._take(ATEXT | {0x2E})
-            before_blanks = self.pos
+            after_dot = self.pos
+            comment = bytes(self.last_comment)
             result = self.skip_cfws()
-            if out.endswith(b".") and self.pos != before_blanks and result > 0:
-                out.append(0x20)
-                return ERROR
+            if out.endswith(b"."):
+                blanks = self.pos != after_dot
+                if blanks or (result > 0 and not self.at(b"@")):
+                    self.pos = after_dot
+                    self.last_comment[:] = comment
+                    return ERROR
             if result <= 0 or not self.at(b"."):
                 return result
 
     def quoted_string(self, out: bytearray) -> int:
-        """Read a quoted string into ``out`` without quotes, escapes or CRLF."""
+        """Read a quoted string into ``out`` without quotes, escapes or CRLF.
+
+        Of an unterminated string only the text before its last escape is
+        kept (that is how much a reference server keeps).
+        """
         self.pos += 1
+        flushed = len(out)
         while self.pos < self.end:
             octet = self.data[self.pos]
             self.pos += 1
@@ -148,11 +159,13 @@ class Scanner:
             if octet == 0x5C:
                 if self.pos >= self.end:
                     break
+                flushed = len(out)
                 octet = self.data[self.pos]
                 self.pos += 1
             elif octet in (0x0D, 0x0A):
                 continue
             out.append(octet)
+        del out[flushed:]
         return ERROR
 
     def atom_or_dots(self, out: bytearray) -> int:
