@@ -107,9 +107,9 @@ def _attachment(entity: mime.Entity) -> messages.NewAttachment:
 
     skipped = {"content-type", "content-disposition", "content-transfer-encoding"}
     headers = [
-        [name_.lower(), value]
-        for name_, value in entity.fields
-        if name_.lower() not in skipped
+        [field_name.lower(), value]
+        for field_name, value in entity.fields
+        if field_name.lower() not in skipped
     ]
 
     return messages.NewAttachment(

@@ -17,6 +17,9 @@ from .auth import authenticated, provider_of
 
 logger = logging.getLogger(__name__)
 
+# Queries marked S608 interpolate only "?" placeholders and fixed column
+# names; every value travels as a parameter.
+
 TYPE_LABEL = 1
 TYPE_CONTACT_GROUP = 2
 TYPE_FOLDER = 3
@@ -342,7 +345,8 @@ def delete_label(conn: sqlite3.Connection, user_id: str, label_id: str) -> None:
         }
 
         conn.execute(
-            f"DELETE FROM message_labels WHERE label_id IN ({placeholders})",  # noqa: S608
+            f"DELETE FROM message_labels"  # noqa: S608
+            f" WHERE label_id IN ({placeholders})",
             doomed,
         )
         # Mail in a deleted folder stays in All Mail only.

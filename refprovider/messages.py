@@ -23,6 +23,9 @@ from .auth import authenticated, provider_of
 
 logger = logging.getLogger(__name__)
 
+# Queries marked S608 interpolate only "?" placeholders and fixed column
+# names; every value travels as a parameter.
+
 FLAG_RECEIVED = 1 << 0
 FLAG_SENT = 1 << 1
 FLAG_INTERNAL = 1 << 2
@@ -213,7 +216,8 @@ def _attachment_totals(
     for chunk in _chunks(ids):
         placeholders = ",".join("?" for _ in chunk)
         for row in conn.execute(
-            "SELECT message_id, COUNT(*) AS n, SUM(LENGTH(data_packet)) AS size"  # noqa: S608
+            "SELECT message_id, COUNT(*) AS n,"  # noqa: S608
+            " SUM(LENGTH(data_packet)) AS size"
             f" FROM attachments WHERE message_id IN ({placeholders})"
             " GROUP BY message_id",
             chunk,
@@ -544,8 +548,8 @@ def message_counts(conn: sqlite3.Connection, user_id: str) -> list[dict[str, Any
         (labels.ALL_SENT, "(flags & ?) != 0", [FLAG_SENT | FLAG_SCHEDULED_SEND]),
     ):
         row = conn.execute(
-            "SELECT COUNT(*) AS total, SUM(unread) AS unread FROM messages"  # noqa: S608
-            f" WHERE user_id = ? AND {condition}",
+            "SELECT COUNT(*) AS total, SUM(unread) AS unread"  # noqa: S608
+            f" FROM messages WHERE user_id = ? AND {condition}",
             [user_id, *params],
         ).fetchone()
         add(label_id, row["total"], row["unread"] or 0)
@@ -566,7 +570,8 @@ def _owned_rows(
     for chunk in _chunks(message_ids):
         placeholders = ",".join("?" for _ in chunk)
         for row in conn.execute(
-            f"SELECT * FROM messages WHERE user_id = ? AND id IN ({placeholders})",  # noqa: S608
+            "SELECT * FROM messages"  # noqa: S608
+            f" WHERE user_id = ? AND id IN ({placeholders})",
             [user_id, *chunk],
         ):
             found[row["id"]] = row
