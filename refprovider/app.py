@@ -92,6 +92,9 @@ def api_routes() -> list[Route]:
         ),
         Route("/core/v4/events/latest", feed.get_latest_event, methods=["GET"]),
         Route("/core/v4/events/{event_id}", feed.get_event, methods=["GET"]),
+        # Newer clients read the same feed under v5.
+        Route("/core/v5/events/latest", feed.get_latest_event, methods=["GET"]),
+        Route("/core/v5/events/{event_id}", feed.get_event, methods=["GET"]),
         Route("/core/v4/reports/bug", profile.accept_report, methods=["POST"]),
         Route("/mail/v4/settings", profile.get_mail_settings, methods=["GET"]),
         Route("/mail/v4/settings/{setting}", profile.put_mail_setting, methods=["PUT"]),

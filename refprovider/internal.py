@@ -189,6 +189,37 @@ async def post_address(request: Request) -> JSONResponse:
     return api.ok({"AddressID": address_id})
 
 
+def _own_address(provider: Provider, user: sqlite3.Row, email: str) -> sqlite3.Row:
+    address = users.find_address(provider.conn, email)
+    if address is None or address["user_id"] != user["id"]:
+        raise api.APIError(404, api.DOES_NOT_EXIST, "No such address for this user")
+    return address
+
+
+async def put_address(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    address = _own_address(provider, user, request.path_params["email"])
+    try:
+        users.change_address(
+            provider.conn, user["id"], address["id"], await api.read_json(request)
+        )
+    except users.UserError as error:
+        raise api.invalid(str(error)) from error
+    return api.ok()
+
+
+async def delete_address(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    user = _user(provider, request)
+    address = _own_address(provider, user, request.path_params["email"])
+    try:
+        users.remove_address(provider.conn, user["id"], address["id"])
+    except users.UserError as error:
+        raise api.invalid(str(error)) from error
+    return api.ok()
+
+
 async def post_deliver(request: Request) -> JSONResponse:
     provider = provider_of(request)
     user = _user(provider, request)
@@ -318,6 +349,8 @@ def routes() -> list[Route]:
         Route("/users/{name}/revoke", post_revoke, methods=["POST"]),
         Route("/users/{name}/hv-approve", post_hv_approve, methods=["POST"]),
         Route("/users/{name}/addresses", post_address, methods=["POST"]),
+        Route("/users/{name}/addresses/{email}", put_address, methods=["PUT"]),
+        Route("/users/{name}/addresses/{email}", delete_address, methods=["DELETE"]),
         Route("/users/{name}/deliver", post_deliver, methods=["POST"]),
         Route(
             "/users/{name}/messages/{message_id}/raw", get_raw_message, methods=["GET"]

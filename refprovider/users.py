@@ -209,6 +209,49 @@ def _insert_address(
     return address_id
 
 
+ADDRESS_SETTINGS = {
+    "Status": "status",
+    "Send": "send",
+    "Receive": "receive",
+    "DisplayName": "display_name",
+}
+
+
+def change_address(
+    conn: sqlite3.Connection, user_id: str, address_id: str, changes: dict[str, Any]
+) -> None:
+    """Change an address's status, send/receive bits or display name."""
+    unknown = set(changes) - set(ADDRESS_SETTINGS)
+    if unknown:
+        raise UserError(f"cannot change {', '.join(sorted(unknown))}")
+
+    with store.transaction(conn):
+        for field_name, value in changes.items():
+            column = ADDRESS_SETTINGS[field_name]
+            conn.execute(
+                f"UPDATE addresses SET {column} = ?"  # noqa: S608
+                " WHERE id = ? AND user_id = ?",
+                (value, address_id, user_id),
+            )
+        events.record(conn, user_id, events.KIND_ADDRESS, address_id)
+
+
+def remove_address(conn: sqlite3.Connection, user_id: str, address_id: str) -> None:
+    with store.transaction(conn):
+        remaining = conn.execute(
+            "SELECT COUNT(*) FROM addresses WHERE user_id = ?", (user_id,)
+        ).fetchone()[0]
+        if remaining <= 1:
+            raise UserError("the last address of a user cannot be removed")
+
+        conn.execute(
+            "DELETE FROM addresses WHERE id = ? AND user_id = ?", (address_id, user_id)
+        )
+        events.record(
+            conn, user_id, events.KIND_ADDRESS, address_id, events.ACTION_DELETE
+        )
+
+
 def find_user(conn: sqlite3.Connection, name_or_email: str) -> sqlite3.Row | None:
     """A user by name, or by any of its addresses."""
     row = conn.execute(

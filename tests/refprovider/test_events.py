@@ -112,3 +112,28 @@ def test_unknown_event_id_is_refused(refprovider, session):
     for bad in ("not-an-id", foreign):
         response = session.get(f"core/v4/events/{bad}")
         assert (response.status_code, response.json()["Code"]) == (422, 2001)
+
+
+def test_address_changes_and_removal_are_events(refprovider, session):
+    name = session.user.name
+    extra = f"second-{name}@proton.test"
+    refprovider.internal("POST", f"users/{name}/addresses", Email=extra)
+    start = latest_event(session)
+
+    refprovider.internal("PUT", f"users/{name}/addresses/{extra}", Status=0, Send=0)
+    [changed] = event(session, start)["Addresses"]
+    assert changed["Action"] == UPDATE
+    assert (changed["Address"]["Status"], changed["Address"]["Send"]) == (0, 0)
+
+    middle = latest_event(session)
+    refprovider.internal("DELETE", f"users/{name}/addresses/{extra}")
+    [removed] = event(session, middle)["Addresses"]
+    assert removed == {"ID": changed["ID"], "Action": DELETE}
+    emails = [a["Email"] for a in session.get("core/v4/addresses").json()["Addresses"]]
+    assert extra not in emails
+
+
+def test_the_feed_answers_under_v5_too(session):
+    start = latest_event(session)
+    assert session.get("core/v5/events/latest").json()["EventID"] == start
+    assert session.get(f"core/v5/events/{start}").json()["EventID"] == start
