@@ -12,7 +12,7 @@ from datetime import datetime
 
 from mailsync.structure import bodystructure as structure
 from mailsync.structure import search_text
-from mailsync.structure.envelope import collect_fields, envelope
+from mailsync.structure.envelope import collect_fields, write_envelope
 from mailsync.structure.headers import header_fields, parse_header_block
 from mailsync.structure.mime import Part, parse_message
 from mailsync.structure.params import ContentType
@@ -90,7 +90,7 @@ def analyze(message: bytes) -> MessageAnalysis:
 
     return MessageAnalysis(
         size=len(message),
-        envelope=envelope(root.fields),
+        envelope=write_envelope(fields),
         bodystructure=structure.bodystructure(message, root),
         body=structure.body(message, root),
         parts=part_offsets(message, root),

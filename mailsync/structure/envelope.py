@@ -2,10 +2,12 @@
 
 Date, Subject, In-Reply-To and Message-ID are raw header values (the last
 field of each name wins); encoded words stay encoded. Address fields of the
-same name are concatenated. Addresses are parsed leniently: whatever a
-broken header yields is kept and missing halves read ``MISSING_MAILBOX`` /
-``MISSING_DOMAIN``. A group is ``(NIL NIL "name" NIL)`` ... ``(NIL NIL NIL
-NIL)``.
+same name are concatenated; Sender and Reply-To default to From. Addresses
+are parsed leniently, the way Dovecot reads broken mail: whatever a header
+yields is kept, missing halves read ``MISSING_MAILBOX`` / ``MISSING_DOMAIN``,
+a broken <angle address> gets the domain ``SYNTAX_ERROR`` and a broken
+route ``INVALID_ROUTE``. A group is ``(NIL NIL "name" NIL)`` ... ``(NIL NIL
+NIL NIL)``.
 """
 
 import logging
@@ -81,7 +83,10 @@ def collect_fields(fields: Iterable[HeaderField]) -> EnvelopeFields:
 
 def envelope(fields: Iterable[HeaderField]) -> bytes:
     """Serialise the ENVELOPE of a message from its header fields."""
-    collected = collect_fields(fields)
+    return write_envelope(collect_fields(fields))
+
+
+def write_envelope(collected: EnvelopeFields) -> bytes:
     items = [
         imapstring.nstring_nolf(collected.date),
         imapstring.for_humans(collected.subject),

@@ -24,6 +24,7 @@ ATEXT = frozenset(
     for octet in range(256)
     if octet >= 0x80 or (0x20 < octet < 0x7F and octet not in _ATOM_SPECIALS)
 )
+ATEXT_OR_DOT = ATEXT | {0x2E}
 # RFC 2045 token characters, again extended with 8-bit octets.
 _TSPECIALS = frozenset(b'()<>@,;:\\"/[]?=')
 MIME_TOKEN = frozenset(
@@ -62,6 +63,8 @@ class Scanner:
         return END
 
     def _skip_comment(self) -> bool:
+        # Of an unterminated comment only the text before its last escape
+        # is kept, as much as a reference server keeps.
         self.last_comment.clear()
         depth = 0
         flushed = 0
@@ -91,12 +94,6 @@ class Scanner:
         while self.pos < self.end and self.data[self.pos] in allowed:
             self.pos += 1
         return self.data[start : self.pos]
-
-    def atom(self, out: bytearray) -> int:
-        if self.peek() not in ATEXT:
-            return ERROR
-        out += self._take(ATEXT)
-        return self.skip_cfws()
 
     def mime_token(self, out: bytearray) -> int:
         if self.peek() not in MIME_TOKEN:
@@ -130,7 +127,7 @@ class Scanner:
         if self.peek() not in ATEXT and not self.at(b"."):
             return ERROR
         while True:
-            out += self._take(ATEXT | {0x2E})
+            out += self._take(ATEXT_OR_DOT)
             after_dot = self.pos
             comment = bytes(self.last_comment)
             result = self.skip_cfws()
@@ -169,7 +166,7 @@ class Scanner:
         return ERROR
 
     def atom_or_dots(self, out: bytearray) -> int:
-        out += self._take(ATEXT | {0x2E})
+        out += self._take(ATEXT_OR_DOT)
         return self.skip_cfws()
 
     def phrase(self, out: bytearray, leading_dot: bool = False) -> int:

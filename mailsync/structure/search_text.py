@@ -16,13 +16,20 @@ import quopri
 import re
 from datetime import UTC, datetime
 
-from mailsync.structure.envelope import Address
+from mailsync.structure.envelope import (
+    INVALID_ROUTE,
+    MISSING_DOMAIN,
+    MISSING_MAILBOX,
+    SYNTAX_ERROR,
+    Address,
+)
 from mailsync.structure.headers import HeaderField
 from mailsync.structure.mime import Part
 from mailsync.structure.params import param_value, parse_transfer_encoding
 
 logger = logging.getLogger(__name__)
 
+PLACEHOLDERS = (MISSING_MAILBOX, MISSING_DOMAIN, SYNTAX_ERROR, INVALID_ROUTE)
 MAX_SEARCH_TEXT_CHARS = 256 * 1024
 MAX_HEADER_TEXT_CHARS = 64 * 1024
 
@@ -68,18 +75,25 @@ def decode_header_value(value: bytes | None) -> str:
 
 
 def format_addresses(addresses: list[Address]) -> str:
-    """Addresses as 'Name <mailbox@domain>' text, names decoded."""
+    """Addresses as 'Name <mailbox@domain>' text, names decoded.
+
+    The ENVELOPE placeholders for missing halves are left out, so SEARCH
+    does not match them.
+    """
     written = []
     for address in addresses:
-        if address.domain is None:
+        if address.is_group_marker:
             continue
-        mailbox = bytes_to_text(address.mailbox or b"")
-        domain = bytes_to_text(address.domain)
-        spec = f"{mailbox}@{domain}"
-        if address.name:
-            written.append(f"{decode_header_value(address.name)} <{spec}>")
-        else:
-            written.append(spec)
+        spec = "@".join(
+            bytes_to_text(half)
+            for half in (address.mailbox, address.domain)
+            if half and half not in PLACEHOLDERS
+        )
+        name = decode_header_value(address.name) if address.name else ""
+        if name and spec:
+            written.append(f"{name} <{spec}>")
+        elif name or spec:
+            written.append(name or spec)
     return ", ".join(written)
 
 

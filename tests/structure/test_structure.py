@@ -147,6 +147,13 @@ def test_search_fields_are_decoded() -> None:
     assert "X-Priority: 3" in analysis.header_text
 
 
+def test_address_placeholders_stay_out_of_search_text() -> None:
+    analysis = analyze(b"From: Big Bug bb@bug.test\r\nTo: Array, g:;\r\n\r\nx")
+
+    assert analysis.from_text == "Big Bug bb"
+    assert analysis.to_text == "Array"
+
+
 def test_search_text_holds_decoded_text_parts_only() -> None:
     text = analyze(MULTIPART).search_text
 
