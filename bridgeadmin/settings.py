@@ -16,6 +16,7 @@ from pathlib import Path
 import dj_database_url
 
 from bridgeadmin.datadir import data_dir, read_or_create_secret
+from mailsync.schedule import BEAT_SCHEDULE
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -159,6 +160,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Growth mode's `celery beat`: event polls of every ready account, and the
+# resumption of first syncs a stopped worker left unfinished.
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 
 _VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
