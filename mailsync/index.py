@@ -500,6 +500,96 @@ def _upsert_in_transaction(
     return changed
 
 
+def upsert_messages(
+    account: LinkedAccount, items: list[tuple[MessageInfo, Content]]
+) -> set[int]:
+    """Many messages in one transaction; new ones get UIDs in ``items`` order.
+
+    The first sync's path: the new messages, their cache rows and entries
+    are written with a handful of statements whatever their number.
+    Messages already indexed take the one-by-one path of
+    :func:`upsert_message`.
+    """
+    if not items:
+        return set()
+
+    with transaction.atomic():
+        wanted = [info.provider_id for info, _ in items]
+        known = set(
+            Message.objects.filter(account=account, provider_id__in=wanted).values_list(
+                "provider_id", flat=True
+            )
+        )
+        changed: set[int] = set()
+        fresh: dict[str, tuple[MessageInfo, Content]] = {}
+        for info, content in items:
+            if info.provider_id in known:
+                changed |= _upsert_in_transaction(account, info, content)
+            else:
+                # A message twice in one batch: the later copy wins.
+                fresh[info.provider_id] = (info, content)
+
+        if fresh:
+            changed |= _insert_new(account, list(fresh.values()))
+    return changed
+
+
+def _insert_new(
+    account: LinkedAccount, items: list[tuple[MessageInfo, Content]]
+) -> set[int]:
+    mailbox_of = dict(
+        Mailbox.objects.filter(account=account)
+        .exclude(kind=Mailbox.Kind.PLACEHOLDER)
+        .exclude(label_id="")
+        .values_list("label_id", "id")
+    )
+
+    messages = []
+    for info, content in items:
+        message = Message(account=account, provider_id=info.provider_id)
+        _apply_metadata(message, info)
+        _apply_content(message, content)
+        messages.append(message)
+    Message.objects.bulk_create(messages)
+
+    CachedMessage.objects.bulk_create(
+        CachedMessage(
+            message=message,
+            sealed=cache.seal_body(account.id, message.provider_id, content.raw),
+        )
+        for message, (_, content) in zip(messages, items, strict=True)
+    )
+
+    targets = [
+        sorted(
+            {
+                mailbox_of[label]
+                for label in {*info.label_ids, ALL_MAIL}
+                if label in mailbox_of
+            }
+        )
+        for info, _ in items
+    ]
+    boxes = list(
+        Mailbox.objects.select_for_update()
+        .filter(id__in={box_id for ids in targets for box_id in ids})
+        .order_by("id")
+    )
+    next_uid = {box.id: box.uidnext for box in boxes}
+    entries = []
+    for message, box_ids in zip(messages, targets, strict=True):
+        for box_id in box_ids:
+            entries.append(
+                MailboxEntry(mailbox_id=box_id, message=message, uid=next_uid[box_id])
+            )
+            next_uid[box_id] += 1
+    for box in boxes:
+        box.uidnext = next_uid[box.id]
+    Mailbox.objects.bulk_update(boxes, ["uidnext"])
+    MailboxEntry.objects.bulk_create(entries, batch_size=500)
+    return set(next_uid)
+
+
 def _cached_body(message: Message) -> bytes | None:
     cached = CachedMessage.objects.filter(message=message).first()
     if cached is None:

@@ -57,6 +57,9 @@ from mailsync.structure import analyze
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 90
+# Messages are written in batches of at most this many, or this often.
+BATCH_SIZE = 64
+BATCH_SECONDS = 1.0
 # How often progress reaches the dashboard at most.
 PROGRESS_INTERVAL = 1.0
 FIRST_SYNC_FAILURE_EVENT = "first-sync"
@@ -303,8 +306,15 @@ class FirstSync:
         self.state: SyncState | None = None
         self._changed: set[int] = set()
         self._last_progress = 0.0
+        self._batch: list[Prepared] = []
+        self._batch_last_id = ""
+        self._last_flush = time.monotonic()
+        self.written = 0
 
     async def run(self) -> str:
+        self.account = await sync_to_async(LinkedAccount.objects.get)(
+            id=self.account_id
+        )
         self.state = await sync_to_async(self._load_state)()
         started = time.monotonic()
 
@@ -355,8 +365,8 @@ class FirstSync:
         await self._publish(force=True)
 
     def _write_labels(self, labels: list[Label]) -> set[int]:
-        account = LinkedAccount.objects.get(id=self.account_id)
-        return index.sync_mailboxes(account, [label_info(label) for label in labels])
+        infos = [label_info(label) for label in labels]
+        return index.sync_mailboxes(self.account, infos)
 
     async def _count(self) -> None:
         counts = await self.client.get_message_counts()
@@ -368,7 +378,6 @@ class FirstSync:
         unlocked = await self.session.unlocked()
         limit = asyncio.Semaphore(self.concurrency)
         in_order: deque[tuple[str, asyncio.Task]] = deque()
-        written = 0
 
         async def prepare(meta: MessageMetadata) -> Prepared | None:
             async with limit:
@@ -384,19 +393,19 @@ class FirstSync:
                         continue
                     in_order.append((meta.id, asyncio.create_task(prepare(meta))))
                     while len(in_order) >= self.window:
-                        written += await self._write_next(in_order)
+                        await self._take_next(in_order)
             while in_order:
-                written += await self._write_next(in_order)
+                await self._take_next(in_order)
+            await self._flush()
         finally:
             for _, task in in_order:
                 task.cancel()
 
         await self._save(phase=SyncState.Phase.DONE)
-        return written
+        return self.written
 
     def _known(self, ids: list[str]) -> set[str]:
-        account = LinkedAccount.objects.get(id=self.account_id)
-        return index.known_message_ids(account, ids)
+        return index.known_message_ids(self.account, ids)
 
     async def _prepare(
         self, unlocked: UnlockedAccount, meta: MessageMetadata
@@ -422,26 +431,44 @@ class FirstSync:
             message_ids=[message_id],
         )
 
-    async def _write_next(self, in_order: deque) -> int:
+    async def _take_next(self, in_order: deque) -> None:
+        """Wait for the oldest message in flight and add it to the batch."""
         message_id, task = in_order.popleft()
         prepared = await task
         self.keeper.check()
-        dispatch.check_stop()
-        if prepared is None:
-            return 0
 
-        changed = await sync_to_async(self._write)(message_id, prepared)
+        if prepared is not None:
+            self._batch.append(prepared)
+        # Skipped messages (gone, or recorded as failures) move it too.
+        self._batch_last_id = message_id
+
+        overdue = time.monotonic() - self._last_flush >= BATCH_SECONDS
+        if len(self._batch) >= BATCH_SIZE or overdue:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Write the batch and move the cursor past it, in one transaction."""
+        if not self._batch_last_id:
+            return
+
+        batch, last_id = self._batch, self._batch_last_id
+        self._batch, self._batch_last_id = [], ""
+        self._last_flush = time.monotonic()
+
+        changed = await sync_to_async(self._write)(batch, last_id)
         self._changed |= changed
-        self.state.done += 1
+        self.written += len(batch)
+        self.state.done += len(batch)
         await self._publish()
-        return 1
+        # A shutdown stops the sync here, right after a commit.
+        dispatch.check_stop()
 
-    def _write(self, message_id: str, prepared: Prepared) -> set[int]:
-        account = LinkedAccount.objects.get(id=self.account_id)
+    def _write(self, batch: list[Prepared], last_id: str) -> set[int]:
+        items = [(prepared.info, prepared.content) for prepared in batch]
         with transaction.atomic():
-            changed = index.upsert_message(account, prepared.info, prepared.content)
+            changed = index.upsert_messages(self.account, items)
             SyncState.objects.filter(account_id=self.account_id).update(
-                cursor=message_id, done=F("done") + 1
+                cursor=last_id, done=F("done") + len(batch)
             )
         return changed
 

@@ -284,3 +284,34 @@ def test_concurrent_writers_get_distinct_ascending_uids(mailboxes):
     for prefix in "abc":
         own = [uid for provider_id, uid in entries if provider_id.startswith(prefix)]
         assert own == sorted(own)
+
+
+def test_batch_insert_gives_uids_in_batch_order(mailboxes):
+    index.upsert_message(mailboxes, info("m0", "0"), content("zero"))
+    batch = [
+        (info("m1", "0", "10"), content("one")),
+        (info("m2", "f-work"), content("two")),
+        (info("m3", "0"), content("three")),
+    ]
+
+    changed = index.upsert_messages(mailboxes, batch)
+
+    assert uids(mailboxes, "INBOX") == [("m0", 1), ("m1", 2), ("m3", 3)]
+    assert uids(mailboxes, "Starred") == [("m1", 1)]
+    assert uids(mailboxes, "All Mail") == [("m0", 1), ("m1", 2), ("m2", 3), ("m3", 4)]
+    assert box(mailboxes, "Folders/Work").id in changed
+    assert box(mailboxes, "INBOX").uidnext == 4
+    message = Message.objects.get(provider_id="m2")
+    assert cache.read_message(message) == content("two").raw
+
+
+def test_batch_with_a_known_message_updates_it_in_place(mailboxes):
+    index.upsert_message(mailboxes, info("m1", "0"), content("one"))
+
+    index.upsert_messages(
+        mailboxes,
+        [(info("m1", "0", "l-imp"), content("one")), (info("m2", "0"), content())],
+    )
+
+    assert uids(mailboxes, "INBOX") == [("m1", 1), ("m2", 2)]
+    assert uids(mailboxes, "Labels/Important") == [("m1", 1)]
