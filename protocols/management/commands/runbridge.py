@@ -1,16 +1,21 @@
 """``manage.py runbridge``: run the bridge until SIGTERM or Ctrl-C."""
 
 import asyncio
+import errno
 import logging
 import signal
-import sys
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from protocols.runner import BridgeRunner, ListenerPlan
 
 logger = logging.getLogger(__name__)
+
+PORT_IN_USE_HINT = (
+    " (another program, perhaps another bridge, uses that port; choose another"
+    " one with the --*-port options or the BRIDGE_*_PORT settings)"
+)
 
 
 class Command(BaseCommand):
@@ -64,7 +69,10 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
 
-        await runner.start()
+        try:
+            await runner.start()
+        except OSError as error:
+            raise CommandError(start_failure(error)) from error
         self._announce(runner)
         await stop.wait()
         logger.info("stopping")
@@ -78,15 +86,28 @@ class Command(BaseCommand):
         from daphne.server import Server
         from twisted.internet import defer, reactor
 
-        failure: list[BaseException] = []
+        failures: list[str] = []
+        starting: list[asyncio.Future] = []
+
+        class DashboardServer(Server):
+            def listen_error(self, failure) -> None:
+                # daphne only logs this and returns as if all went well.
+                text = f"could not start the dashboard: {failure.getErrorMessage()}"
+                if "in use" in text:
+                    text += PORT_IN_USE_HINT
+                failures.append(text)
+                super().listen_error(failure)
 
         def start() -> None:
             task = asyncio.ensure_future(runner.start())
+            starting.append(task)
 
             def started(done: asyncio.Future) -> None:
-                if done.exception() is not None:
-                    failure.append(done.exception())
-                    logger.error("could not start: %s", done.exception())
+                if done.cancelled():
+                    return
+                error = done.exception()
+                if error is not None:
+                    failures.append(start_failure(error))
                     reactor.stop()
                     return
                 runner.ready_lines.append(f"dashboard: http://{host}:{port}/")
@@ -94,23 +115,40 @@ class Command(BaseCommand):
 
             task.add_done_callback(started)
 
+        async def stop_runner() -> None:
+            # A signal during the start: start() stops what it had started.
+            unfinished = [task for task in starting if not task.done()]
+            for task in unfinished:
+                task.cancel()
+            if unfinished:
+                await asyncio.wait(unfinished)
+            await runner.stop()
+
         def stop() -> defer.Deferred:
             logger.info("stopping")
-            return defer.Deferred.fromFuture(asyncio.ensure_future(runner.stop()))
+            return defer.Deferred.fromFuture(asyncio.ensure_future(stop_runner()))
 
         reactor.callWhenRunning(start)
         reactor.addSystemEventTrigger("before", "shutdown", stop)
-        server = Server(
+        server = DashboardServer(
             application=get_default_application(),
             endpoints=[f"tcp:port={port}:interface={host}"],
             signal_handlers=True,
             verbosity=0,
         )
         server.run()
-        if failure:
-            sys.exit(1)
+        if failures:
+            raise CommandError("; ".join(failures))
 
     def _announce(self, runner: BridgeRunner) -> None:
         lines = ["bridge ready"] + [f"  {line}" for line in runner.ready_lines]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
+
+
+def start_failure(error: BaseException) -> str:
+    """What to tell the person when a listener cannot start."""
+    text = f"could not start: {error}"
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        text += PORT_IN_USE_HINT
+    return text
