@@ -27,7 +27,7 @@ from . import (
     internal,
     keys,
     labels,
-    messages,
+    message_routes,
     profile,
     send,
 )
@@ -42,20 +42,30 @@ LOOPBACK_HOSTS = {"127.0.0.1", "::1"}
 
 
 def api_routes() -> list[Route]:
-    message_routes = [
-        Route("/mail/v4/messages", messages.get_messages, methods=["GET"]),
+    mail_routes = [
+        Route("/mail/v4/messages", message_routes.get_messages, methods=["GET"]),
         Route("/mail/v4/messages", drafts.post_messages, methods=["POST"]),
-        Route("/mail/v4/messages/ids", messages.get_message_ids, methods=["GET"]),
-        Route("/mail/v4/messages/count", messages.get_message_counts, methods=["GET"]),
-        Route("/mail/v4/messages/read", messages.put_read, methods=["PUT"]),
-        Route("/mail/v4/messages/unread", messages.put_unread, methods=["PUT"]),
-        Route("/mail/v4/messages/forward", messages.put_forward, methods=["PUT"]),
-        Route("/mail/v4/messages/unforward", messages.put_unforward, methods=["PUT"]),
-        Route("/mail/v4/messages/label", messages.put_label, methods=["PUT"]),
-        Route("/mail/v4/messages/unlabel", messages.put_unlabel, methods=["PUT"]),
-        Route("/mail/v4/messages/delete", messages.put_delete, methods=["PUT"]),
+        Route("/mail/v4/messages/ids", message_routes.get_message_ids, methods=["GET"]),
+        Route(
+            "/mail/v4/messages/count",
+            message_routes.get_message_counts,
+            methods=["GET"],
+        ),
+        Route("/mail/v4/messages/read", message_routes.put_read, methods=["PUT"]),
+        Route("/mail/v4/messages/unread", message_routes.put_unread, methods=["PUT"]),
+        Route("/mail/v4/messages/forward", message_routes.put_forward, methods=["PUT"]),
+        Route(
+            "/mail/v4/messages/unforward", message_routes.put_unforward, methods=["PUT"]
+        ),
+        Route("/mail/v4/messages/label", message_routes.put_label, methods=["PUT"]),
+        Route("/mail/v4/messages/unlabel", message_routes.put_unlabel, methods=["PUT"]),
+        Route("/mail/v4/messages/delete", message_routes.put_delete, methods=["PUT"]),
         Route("/mail/v4/messages/import", importer.post_import, methods=["POST"]),
-        Route("/mail/v4/messages/{message_id}", messages.get_message, methods=["GET"]),
+        Route(
+            "/mail/v4/messages/{message_id}",
+            message_routes.get_message,
+            methods=["GET"],
+        ),
         Route("/mail/v4/messages/{message_id}", drafts.put_draft, methods=["PUT"]),
         Route("/mail/v4/messages/{message_id}", send.post_send, methods=["POST"]),
         Route("/mail/v4/attachments", attachments.post_attachment, methods=["POST"]),
@@ -98,7 +108,7 @@ def api_routes() -> list[Route]:
         Route("/core/v4/reports/bug", profile.accept_report, methods=["POST"]),
         Route("/mail/v4/settings", profile.get_mail_settings, methods=["GET"]),
         Route("/mail/v4/settings/{setting}", profile.put_mail_setting, methods=["PUT"]),
-        *message_routes,
+        *mail_routes,
         Route("/contacts/v4", profile.get_contacts, methods=["GET"]),
         Route("/contacts/v4/emails", profile.get_contact_emails, methods=["GET"]),
         Route("/data/v1/stats", profile.accept_report, methods=["POST"]),

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from . import api, events, labels, messages, mime, pgp, store
+from . import api, events, labels, message_routes, messages, mime, pgp, store
 from .auth import authenticated, provider_of
 
 logger = logging.getLogger(__name__)
@@ -318,7 +318,7 @@ async def post_messages(request: Request) -> JSONResponse:
     """POST /mail/v4/messages: a listing (method override GET) or a new draft."""
     body = await api.read_json(request)
     if request.headers.get("x-http-method-override", "").upper() == "GET":
-        return await messages.list_route(request, body)
+        return await message_routes.list_route(request, body)
 
     provider = provider_of(request)
     message = create_draft(provider.conn, request.state.user_id, body)
