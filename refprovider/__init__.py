@@ -8,9 +8,11 @@ keeps it, so a client that works here speaks the real protocol.
 Run it with ``python -m refprovider serve --port 8025 --data DIR``; the API is
 under ``/api`` and a loopback-only control API for tests under ``/internal``.
 ``adduser`` and ``seed`` fill a data directory, also while the server runs.
-Module map: ``app`` (routes, checks, error shapes), ``auth``/``srp`` (login),
-``users``/``keys``/``profile`` (account), ``labels``, ``messages``,
-``importer``/``mime``, ``drafts``/``attachments``/``send``, ``events``/``feed``
-(the event stream), ``faults``/``internal`` (test control), ``seed``,
-``store`` (SQLite) and ``pgp`` (OpenPGP).
+Module map: ``app`` (routes, checks, error shapes), ``api`` (request and
+response conventions), ``context`` (the running provider), ``auth``/``srp``
+(login), ``users``/``keys``/``profile`` (account), ``labels``, ``messages``
+(model) and ``message_routes``, ``importer``/``mime``, ``drafts``/
+``attachments``/``send``, ``events``/``feed`` (the event stream),
+``faults``/``internal`` (test control), ``seed``, ``store`` (SQLite) and
+``pgp`` (OpenPGP).
 """
