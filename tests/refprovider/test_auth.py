@@ -1,11 +1,11 @@
 """Login, second factor, refresh, logout and the refusals around them."""
 
 import base64
-import time
 
 import httpx
 import pytest
 
+from refprovider import auth
 from tests.fixtures.refprovider import totp_now
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXP"
@@ -90,12 +90,17 @@ def test_second_factor_gates_the_session(refprovider):
     assert session.get("core/v4/users").status_code == 200
 
 
-def test_previous_totp_step_is_still_accepted(refprovider):
-    user = refprovider.adduser(totp_secret=TOTP_SECRET)
-    session = refprovider.login(user.name, user.password)
+def test_totp_follows_rfc_6238_with_one_step_of_drift():
+    # RFC 6238 appendix B: the SHA-1 secret "12345678901234567890" at T=59
+    # gives 94287082; six digits keep the last six.
+    secret = base64.b32encode(b"12345678901234567890").decode()
+    assert auth.totp_code(secret, 59 // 30) == "287082"
 
-    code = totp_now(TOTP_SECRET, at=time.time() - 30)
-    assert session.post("auth/v4/2fa", json={"TwoFactorCode": code}).status_code == 200
+    now = 1_700_000_015.0
+    previous = auth.totp_code(secret, int(now // 30) - 1)
+    too_old = auth.totp_code(secret, int(now // 30) - 2)
+    assert auth.totp_matches(secret, previous, now=now)
+    assert not auth.totp_matches(secret, too_old, now=now)
 
 
 def test_refresh_rotates_the_tokens(refprovider, session):
