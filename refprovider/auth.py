@@ -153,7 +153,7 @@ def check_session(provider: Provider, request: Request) -> Any:
     ):
         raise api.APIError(401, 401, "Invalid access token")
 
-    if session["access_expires"] < time.time():
+    if session["access_expires"] <= time.time():
         raise api.APIError(401, 401, "Access token expired")
 
     return session

@@ -65,8 +65,9 @@ async def post_auth_life(request: Request) -> JSONResponse:
         seconds = float(body.get("Seconds", ""))
     except (TypeError, ValueError) as error:
         raise api.invalid("Seconds must be a number") from error
-    if seconds <= 0:
-        raise api.invalid("Seconds must be positive")
+    if seconds < 0:
+        # Zero is allowed: tokens are then born expired, for refresh tests.
+        raise api.invalid("Seconds cannot be negative")
     provider.auth_life = seconds
     return api.ok({"Seconds": seconds})
 

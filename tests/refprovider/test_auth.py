@@ -132,7 +132,7 @@ def test_refresh_rotates_the_tokens(refprovider, session):
 
 
 def test_expired_access_token_is_a_401(refprovider, user):
-    refprovider.auth_life(0.001)
+    refprovider.auth_life(0)
     session = refprovider.login(user.name, user.password)
 
     expired = session.get("core/v4/users")
