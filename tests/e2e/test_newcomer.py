@@ -11,12 +11,10 @@ mailbox, the same bridge password, the same UIDVALIDITY everywhere.
 
 import email
 import email.policy
-import json
 import os
 import re
 import secrets
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +23,9 @@ import httpx
 import pytest
 
 from tests.fixtures.e2e import (
+    DEMO_USER,
     ChildProcess,
+    DemoRun,
     ProviderView,
     child_pids,
     expected_mailboxes,
@@ -33,7 +33,6 @@ from tests.fixtures.e2e import (
     imap_login,
     mbsync_mirror,
     new_message,
-    newcomer_env,
     normalized,
     processes_mentioning,
     wait_for_idle_response,
@@ -53,85 +52,10 @@ pytestmark = [
 # a few hundred encrypted messages before it starts the bridge.
 FIRST_START_SECONDS = 600
 START_SECONDS = 180
-SYNC_SECONDS = 300
 DELIVERY_SECONDS = 90
-# What the brief of `make run` promises: Ctrl-C or SIGTERM stops it all.
+# Ctrl-C or SIGTERM must stop everything, the provider included, promptly.
 STOP_SECONDS = 10
-DEMO_USER = "demo"
 SEEDING_LINE = "making the demo mailbox"
-
-
-class DemoRun:
-    """One `make run` on a data directory, and what it printed."""
-
-    def __init__(self, name: str, data_dir: Path, logs: Path, ports: dict) -> None:
-        self.data_dir = data_dir
-        self.ports = ports
-        env = newcomer_env(
-            BRIDGE_DATA_DIR=str(data_dir),
-            BRIDGE_IMAP_PORT=str(ports["imap"]),
-            BRIDGE_SMTP_PORT=str(ports["smtp"]),
-            BRIDGE_DASHBOARD_PORT=str(ports["dashboard"]),
-            BRIDGE_EVENT_INTERVAL="2",
-            BRIDGE_EVENT_JITTER="0",
-        )
-        self.make = ChildProcess(name, ["make", "run"], logs, env=env)
-
-    def wait_ready(self, timeout: float) -> None:
-        self.make.wait_for_output(r"^bridge ready$", timeout)
-
-    @property
-    def bridge_password(self) -> str:
-        return self.make.wait_for_output(r"^\s+password\s+(\S+)$", 5).group(1)
-
-    @property
-    def username(self) -> str:
-        return self.make.wait_for_output(r"^\s+username\s+(\S+)$", 5).group(1)
-
-    @property
-    def certificate(self) -> Path:
-        return self.data_dir / "tls" / "cert.pem"
-
-    @property
-    def provider_dir(self) -> Path:
-        return self.data_dir / "demo" / "provider"
-
-    @property
-    def provider_password(self) -> str:
-        state = json.loads((self.data_dir / "demo" / "demo.json").read_text())
-        return state["provider_password"]
-
-    def provider(self) -> ProviderView:
-        match = self.make.wait_for_output(
-            r"reference provider at (\S+)", 5, stream="stderr"
-        )
-        return ProviderView.at(match.group(1), self.provider_dir)
-
-    def account_state(self) -> str | None:
-        connection = sqlite3.connect(self.data_dir / "bridge.sqlite3", timeout=20)
-        try:
-            row = connection.execute(
-                "SELECT state FROM accounts_linkedaccount WHERE username = ?",
-                (DEMO_USER,),
-            ).fetchone()
-        except sqlite3.OperationalError:
-            return None  # not migrated yet
-        finally:
-            connection.close()
-        return row[0] if row else None
-
-    def wait_synced(self) -> None:
-        wait_until(
-            lambda: self.account_state() == "ready",
-            SYNC_SECONDS,
-            "the demo account's first sync to finish",
-            detail=self.make.tail,
-        )
-
-    def manage_py_pid(self) -> int:
-        children = child_pids(self.make.pid)
-        assert len(children) == 1, f"make should run one command, has {children}"
-        return children[0]
 
 
 def test_make_run_serves_mail_programs_and_restarts_on_its_data(
@@ -143,9 +67,9 @@ def test_make_run_serves_mail_programs_and_restarts_on_its_data(
     ports = {"imap": free_port(), "smtp": free_port(), "dashboard": free_port()}
 
     first = DemoRun("make-run-1", data_dir, tmp_path / "logs", ports)
-    processes.append(first.make)
+    processes.append(first.process)
     first.wait_ready(FIRST_START_SECONDS)
-    assert SEEDING_LINE in first.make.output()
+    assert SEEDING_LINE in first.process.output()
     first.wait_synced()
     view = first.provider()
     password = first.bridge_password
@@ -157,9 +81,11 @@ def test_make_run_serves_mail_programs_and_restarts_on_its_data(
     stop_with_sigterm(first)
 
     second = DemoRun("make-run-2", data_dir, tmp_path / "logs", ports)
-    processes.append(second.make)
+    processes.append(second.process)
     second.wait_ready(START_SECONDS)
-    assert SEEDING_LINE not in second.make.output(), "the demo mailbox was made again"
+    assert SEEDING_LINE not in second.process.output(), (
+        "the demo mailbox was made again"
+    )
     assert second.bridge_password == password
     second.wait_synced()
 
@@ -267,11 +193,13 @@ def dashboard_login_page_loads(port: int) -> None:
 
 def stop_with_sigterm(run: DemoRun) -> None:
     """SIGTERM to what make runs: all stops, exit status 0, no provider left."""
-    os.kill(run.manage_py_pid(), signal.SIGTERM)
-    status = run.make.wait(STOP_SECONDS)
+    children = child_pids(run.process.pid)
+    assert len(children) == 1, f"make should run one command, has {children}"
+    os.kill(children[0], signal.SIGTERM)
+    status = run.process.wait(STOP_SECONDS)
 
-    assert status == 0, run.make.tail()
-    assert run.make.output().rstrip().endswith("bridge stopped")
+    assert status == 0, run.process.tail()
+    assert run.process.output().rstrip().endswith("bridge stopped")
     assert processes_mentioning(str(run.provider_dir)) == []
 
 
@@ -281,10 +209,10 @@ def stop_with_ctrl_c(run: DemoRun) -> None:
     make then reports the interrupt itself (it dies by SIGINT); the bridge
     must still finish its shutdown and leave no provider behind.
     """
-    run.make.send_group(signal.SIGINT)
-    status = run.make.wait(STOP_SECONDS)
+    run.process.send_group(signal.SIGINT)
+    status = run.process.wait(STOP_SECONDS)
 
-    assert status in (0, -signal.SIGINT), run.make.tail()
-    assert "bridge stopped" in run.make.output(), run.make.tail()
-    assert "Traceback" not in run.make.errors(), run.make.tail()
+    assert status in (0, -signal.SIGINT), run.process.tail()
+    assert "bridge stopped" in run.process.output(), run.process.tail()
+    assert "Traceback" not in run.process.errors(), run.process.tail()
     assert processes_mentioning(str(run.provider_dir)) == []

@@ -30,6 +30,9 @@ DEMO_USERNAME = "demo"
 DEMO_ADMIN = "admin"
 DEMO_MESSAGES = 300
 PR_SET_PDEATHSIG = 1
+# The provider may still be answering requests the bridge gave up on at
+# shutdown; it is a local test server, so it is not waited for long.
+PROVIDER_STOP_SECONDS = 3
 
 
 class Command(BaseCommand):
@@ -155,6 +158,10 @@ class ReferenceProvider:
             + ["--data", str(self.data_dir)],
             stdout=subprocess.PIPE,
             text=True,
+            # Its own process group: Ctrl-C in the terminal reaches the bridge,
+            # which finishes its shutdown against a provider still running and
+            # only then stops it.
+            start_new_session=True,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets a signal
         )
         assert self.process.stdout is not None
@@ -185,7 +192,7 @@ class ReferenceProvider:
             return
         self.process.terminate()
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=PROVIDER_STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
