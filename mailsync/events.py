@@ -47,13 +47,14 @@ from mailsync.provider.types import (
 )
 from mailsync.session import AccountSession, NotLinked, open_session
 from mailsync.sync import (
-    SESSION_ENDED,
     LeaseKeeper,
+    LeaseLost,
     Prepared,
     acquire_lease,
     label_info,
     mark_needs_login,
     message_info,
+    needs_login_reason,
     new_lease_owner,
     prepare_message,
     release_lease,
@@ -93,8 +94,10 @@ async def run_poll(account_id: int) -> str:
             summary = await poll.run()
     except (SessionRevoked, NotLinked) as exc:
         logger.warning("account %s: session ended: %r", account_id, exc)
-        await sync_to_async(mark_needs_login)(account_id, SESSION_ENDED)
+        await sync_to_async(mark_needs_login)(account_id, needs_login_reason(exc))
         return "the provider session ended; the account needs a new login"
+    except LeaseLost:
+        return "another process took the account over"
     except ProviderError as exc:
         if exc.transient:
             await sync_to_async(set_last_error)(

@@ -23,7 +23,7 @@ from django.conf import settings
 
 from accounts.models import LinkedAccount
 from mailsync.provider.client import ProviderClient, UnlockedAccount
-from mailsync.provider.errors import SessionRevoked
+from mailsync.provider.errors import KeyUnlockError, SessionRevoked
 from mailsync.provider.modulus_key import PROVIDER_MODULUS_PUBKEY
 from mailsync.provider.types import Session
 
@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 class NotLinked(Exception):
     """The account has no provider session to act with (log in again)."""
+
+
+class KeysLocked(NotLinked):
+    """The stored key passphrase no longer unlocks the account's keys."""
 
 
 def modulus_pubkey() -> str:
@@ -164,10 +168,14 @@ class AccountSession:
         """User, addresses and unlocked keys (fetched once per session)."""
         if self._unlocked is None:
             if not self._key_passphrase:
-                raise NotLinked("no key passphrase is stored for this account")
-            self._unlocked = await self.client.unlock(
-                key_passphrase=decode_key_passphrase(self._key_passphrase)
-            )
+                raise KeysLocked("no key passphrase is stored for this account")
+            try:
+                self._unlocked = await self.client.unlock(
+                    key_passphrase=decode_key_passphrase(self._key_passphrase)
+                )
+            except KeyUnlockError as exc:
+                # The password was changed elsewhere: only a new login helps.
+                raise KeysLocked(str(exc)) from exc
         return self._unlocked
 
     def forget_keys(self) -> None:

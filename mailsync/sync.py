@@ -51,7 +51,7 @@ from mailsync.provider.errors import (
     SessionRevoked,
 )
 from mailsync.provider.types import Label, MessageMetadata
-from mailsync.session import AccountSession, NotLinked, open_session
+from mailsync.session import AccountSession, KeysLocked, NotLinked, open_session
 from mailsync.structure import analyze
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,24 @@ SESSION_ENDED = (
     "The provider ended the bridge's session (it was logged out, revoked or "
     "expired). Log in again on the dashboard to resume."
 )
+KEYS_LOCKED = (
+    "The account's keys no longer open with what the bridge stored (was the "
+    "password changed?). Log in again on the dashboard to resume."
+)
+
+
+def needs_login_reason(exc: Exception) -> str:
+    return KEYS_LOCKED if isinstance(exc, KeysLocked) else SESSION_ENDED
+
+
+def mark_error(account_id: int, reason: str) -> None:
+    """A failure that waiting will not cure: stop and say why."""
+    account = LinkedAccount.objects.get(id=account_id)
+    account.state = LinkedAccount.State.ERROR
+    account.last_error = reason
+    account.save(update_fields=["state", "last_error", "updated_at"])
+    record_activity(account, Activity.Kind.ERROR, reason)
+    notify.publish_status(account_id, {"state": account.state, "error": reason})
 
 
 def set_last_error(account_id: int, text: str) -> None:
@@ -280,9 +298,19 @@ async def run_first_sync(account_id: int) -> str:
             return await FirstSync(session, keeper).run()
     except (SessionRevoked, NotLinked) as exc:
         logger.warning("account %s: session ended during sync: %r", account_id, exc)
-        await sync_to_async(mark_needs_login)(account_id, SESSION_ENDED)
+        await sync_to_async(mark_needs_login)(account_id, needs_login_reason(exc))
         return "the provider session ended; the account needs a new login"
+    except LeaseLost:
+        return "another process took the sync over"
     except ProviderError as exc:
+        if not exc.transient:
+            reason = (
+                "The sync stopped: the provider refused a request "
+                f"({exc.message or exc}). Log in again to retry."
+            )
+            logger.warning("account %s: sync stopped: %r", account_id, exc)
+            await sync_to_async(mark_error)(account_id, reason)
+            return "the provider refused the sync; the account is in error"
         text = (
             f"Sync paused: the provider answered {exc.message or exc}. "
             "It resumes by itself."
@@ -420,6 +448,14 @@ class FirstSync:
             logger.warning(
                 "message %s cannot be built: %s", meta.id, type(exc).__name__
             )
+            await sync_to_async(self._record_failure)(meta.id, exc)
+            return None
+        except ProviderError as exc:
+            if exc.transient or isinstance(exc, SessionRevoked):
+                raise
+            # One message the provider refuses to give must not stop the
+            # rest; the event poller asks for it again later.
+            logger.warning("message %s refused: %r", meta.id, exc)
             await sync_to_async(self._record_failure)(meta.id, exc)
             return None
 

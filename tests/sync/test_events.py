@@ -1,5 +1,7 @@
 """The event loop, end to end: provider changes reach the index."""
 
+import base64
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -351,3 +353,16 @@ async def draft_template(session, text: str):
     return DraftTemplate(
         subject="A draft", sender=EmailAddress(address.email), body=body
     )
+
+
+def test_keys_that_no_longer_open_need_a_new_login(linked, provider):
+    account, user, _, _ = linked
+    account.key_passphrase = base64.b64encode(b"not the passphrase").decode()
+    account.save()
+    provider.deliver(user.name, new_mail("locked"))
+
+    poll(account)
+
+    account.refresh_from_db()
+    assert account.state == LinkedAccount.State.NEEDS_LOGIN
+    assert "keys no longer open" in account.last_error

@@ -221,3 +221,24 @@ def wait_sync(account_id: int) -> str | None:
     from tests.sync.conftest import wait_for_task
 
     return wait_for_task("first_sync", account_id)
+
+
+def test_a_message_the_provider_refuses_is_recorded_and_the_rest_synced(
+    owner, provider
+):
+    user = provider.adduser()
+    ids = provider.seed(user.name, eml=corpus_files()[:5])
+    provider.fault(f"/mail/v4/messages/{ids[2]}", 422, method="GET")
+
+    account = link(owner, user)
+
+    assert account.state == LinkedAccount.State.READY
+    assert Message.objects.filter(account=account).count() == 4
+    failure = EventFailure.objects.get(account=account)
+    assert failure.message_ids == [ids[2]]
+
+    provider.clear_faults()
+    from mailsync import events
+
+    events.poll_events(account.id)
+    assert Message.objects.filter(account=account).count() == 5
