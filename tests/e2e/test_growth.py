@@ -12,6 +12,7 @@ the beat-scheduled poll brings in on a worker.
 import email
 import email.policy
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -245,7 +246,8 @@ def test_growth_mode_processes_share_one_index(
             "runbridge 1 to report mail that a worker's poll brought in",
         )
         idler.idle_done()
-        assert ran_on_a_worker(workers, "mailsync.poll_events")
+        assert "Sending due task poll-events-of-every-account" in beat.errors()
+        assert ran_on_a_worker(workers, "mailsync.poll_events", "'applied [1-9]")
 
         newest = max(idler.search("ALL"))
         fetched = idler.fetch([newest], ["BODY.PEEK[]"])[newest][b"BODY[]"]
@@ -284,11 +286,12 @@ def reports_flag(flag: bytes):
     return wanted
 
 
-def ran_on_a_worker(workers: list[ChildProcess], task: str) -> bool:
-    return any(
-        f"Task {task}[" in worker.errors() and "succeeded" in worker.errors()
-        for worker in workers
+def ran_on_a_worker(workers: list[ChildProcess], task: str, summary: str = "") -> bool:
+    """Whether a worker logged `task` as succeeded (with `summary`, a regex)."""
+    pattern = re.compile(
+        rf"Task {re.escape(task)}\[[^\]]+\] succeeded in [\d.]+s: {summary}"
     )
+    return any(pattern.search(worker.errors()) for worker in workers)
 
 
 def send_with_swaks(
