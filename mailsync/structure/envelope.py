@@ -154,14 +154,18 @@ class _AddressParser:
         self.addresses.append(Address(mailbox=name))
 
         result = scanner.skip_cfws()
-        while result > 0 and not scanner.at(b";"):
-            result = self._mailbox()
-            if result == END or not scanner.at(b","):
-                break
-            scanner.pos += 1
-            result = scanner.skip_cfws()
+        if result > 0 and not scanner.at(b";"):
+            while True:
+                result = self._mailbox()
+                if result == END or not scanner.at(b","):
+                    break
+                # After a comma comes another mailbox, even an empty one.
+                scanner.pos += 1
+                result = scanner.skip_cfws()
+                if result <= 0:
+                    break
 
-        if result > 0 and scanner.at(b";"):
+        if scanner.at(b";"):
             scanner.pos += 1
             result = scanner.skip_cfws()
         self.addresses.append(Address())
@@ -181,7 +185,7 @@ class _AddressParser:
                 address.name = bytes(name)
             result = self._angle_addr(address)
 
-        if not address.mailbox:
+        if address.mailbox is None:
             address.mailbox = MISSING_MAILBOX
         if not address.domain:
             address.domain = MISSING_DOMAIN
@@ -249,7 +253,11 @@ class _AddressParser:
         if result > 0 and scanner.at(b">"):
             # "<>": a null address, not an error.
             scanner.pos += 1
-            return scanner.skip_cfws()
+            result = scanner.skip_cfws()
+            if result >= 0:
+                return result
+            address.domain = SYNTAX_ERROR
+            return ERROR
 
         if result > 0 and self._angle_addr_spec(address) and scanner.at(b">"):
             scanner.pos += 1

@@ -63,8 +63,8 @@ class Scanner:
         return END
 
     def _skip_comment(self) -> bool:
-        # Of an unterminated comment only the text before its last escape
-        # is kept, as much as a reference server keeps.
+        # Of an unterminated comment only the text before its last escape or
+        # line break is kept, as much as a reference server keeps.
         self.last_comment.clear()
         depth = 0
         flushed = 0
@@ -79,15 +79,32 @@ class Scanner:
                 depth -= 1
                 if depth == 0:
                     return True
-            elif octet == 0x5C and self.pos < self.end:
+            elif octet == 0x5C:
+                if self.pos >= self.end:
+                    break
                 flushed = len(self.last_comment)
-                octet = self.data[self.pos]
-                self.pos += 1
+                if self._escapes_next():
+                    octet = self.data[self.pos]
+                    self.pos += 1
             elif octet in (0x0D, 0x0A):
+                if self._counts_as_break(octet):
+                    flushed = len(self.last_comment)
                 continue
             self.last_comment.append(octet)
         del self.last_comment[flushed:]
         return False
+
+    def _escapes_next(self) -> bool:
+        # Called just past a backslash that is not the last octet. It quotes
+        # the next octet unless that is CR, LF or NUL; then the backslash
+        # stands for itself.
+        return self.data[self.pos] not in (0x0D, 0x0A, 0x00)
+
+    def _counts_as_break(self, octet: int) -> bool:
+        # Called just past ``octet``. A line break keeps the text before it
+        # only when at least two octets follow it, as a reference server
+        # does (a last folded line of one blank does not count).
+        return octet == 0x0A and self.end - self.pos >= 2
 
     def _take(self, allowed: frozenset[int]) -> bytes:
         start = self.pos
@@ -143,8 +160,8 @@ class Scanner:
     def quoted_string(self, out: bytearray) -> int:
         """Read a quoted string into ``out`` without quotes, escapes or CRLF.
 
-        Of an unterminated string only the text before its last escape is
-        kept (that is how much a reference server keeps).
+        Of an unterminated string only the text before its last escape or
+        line break is kept (that is how much a reference server keeps).
         """
         self.pos += 1
         flushed = len(out)
@@ -157,9 +174,12 @@ class Scanner:
                 if self.pos >= self.end:
                     break
                 flushed = len(out)
-                octet = self.data[self.pos]
-                self.pos += 1
+                if self._escapes_next():
+                    octet = self.data[self.pos]
+                    self.pos += 1
             elif octet in (0x0D, 0x0A):
+                if self._counts_as_break(octet):
+                    flushed = len(out)
                 continue
             out.append(octet)
         del out[flushed:]
@@ -199,12 +219,16 @@ class Scanner:
         return self.dot_atom(out)
 
     def domain_literal(self, out: bytearray) -> int:
+        """Read ``[...]`` whole; a second "[" inside is an error."""
         start = self.pos
+        self.pos += 1
         while self.pos < self.end:
             octet = self.data[self.pos]
             self.pos += 1
             if octet == 0x5C and self.pos < self.end:
                 self.pos += 1
+            elif octet == 0x5B:
+                return ERROR
             elif octet == 0x5D:
                 raw = self.data[start : self.pos]
                 out += raw.replace(b"\r", b"").replace(b"\n", b"")

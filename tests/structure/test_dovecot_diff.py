@@ -32,7 +32,8 @@ PARTIAL_RANGES = [(0, 100), (10, 50)]
 # Deliberate differences from Dovecot: (sample id, check) -> why.
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 
-SAMPLES = samples()
+# Dovecot refuses to store an empty message; test_structure covers that one.
+SAMPLES = [sample for sample in samples() if sample.message]
 
 
 def sample_params(check: str) -> list:
