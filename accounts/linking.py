@@ -348,7 +348,7 @@ async def _second_factor(session: Session, code: str) -> Session:
     async with new_client(session=session) as client:
         client.two_factor_pending = True
         await client.submit_2fa(code)
-        return client.session
+        return client.session or session
 
 
 async def _unlock(session: Session, key_password: str):

@@ -98,6 +98,10 @@ def run_task(name: str, *args) -> Future | object:
 
         return getattr(tasks, name).delay(*args)
 
+    return _submit_embedded(name, args)
+
+
+def _submit_embedded(name: str, args: tuple) -> Future:
     key = (name, args)
     with _pool_lock:
         running = _in_flight.get(key)
@@ -212,7 +216,7 @@ class EmbeddedScheduler:
                 continue
             if time.monotonic() < self._not_before.get(key, 0):
                 continue
-            self._running[key] = run_task(name, account_id)
+            self._running[key] = _submit_embedded(name, (account_id,))
             queued.append(self._running[key])
         return queued
 

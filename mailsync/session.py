@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -54,7 +55,7 @@ def client_options(**overrides) -> dict:
     ``BRIDGE_PROVIDER_ATTEMPTS`` (tries per call) and
     ``BRIDGE_PROVIDER_BACKOFF`` (first wait, in seconds) are optional.
     """
-    options = {}
+    options: dict[str, Any] = {}
     attempts = getattr(settings, "BRIDGE_PROVIDER_ATTEMPTS", None)
     backoff = getattr(settings, "BRIDGE_PROVIDER_BACKOFF", None)
     if attempts:

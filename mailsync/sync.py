@@ -331,7 +331,7 @@ class FirstSync:
         self.account_id = session.account_id
         self.concurrency = max(1, settings.BRIDGE_SYNC_CONCURRENCY)
         self.window = self.concurrency * 2
-        self.state: SyncState | None = None
+        self.state: SyncState
         self._changed: set[int] = set()
         self._last_progress = 0.0
         self._batch: list[Prepared] = []

@@ -65,6 +65,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
         account = progress.account
+        if account is None:
+            raise CommandError("the login did not finish; start again")
         self.stdout.write(f"Linked {account.primary_email} (account {account.id}).")
         self.stdout.write(
             f"Bridge password for mail programs: {account.bridge_password}"
