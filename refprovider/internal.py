@@ -2,9 +2,9 @@
 
 It changes what the provider does at run time (faults, offline mode, token
 life, updates per event), acts as the outside world (mail arriving, new
-addresses, human-verification approval, forced refresh, revoked sessions)
-and shows what the real provider would keep to itself (the outbox, decrypted
-messages).
+addresses, public keys of outside addresses, human-verification approval,
+forced refresh, revoked sessions) and shows what the real provider would keep
+to itself (the outbox, decrypted messages).
 """
 
 import base64
@@ -16,7 +16,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import api, auth, events, labels, messages, mime, pgp, seed, store, users
+from . import (
+    api,
+    auth,
+    events,
+    keys,
+    labels,
+    messages,
+    mime,
+    pgp,
+    seed,
+    store,
+    users,
+)
 from .auth import provider_of
 from .context import DEFAULT_AUTH_LIFE, DEFAULT_MAX_UPDATES_PER_EVENT, Provider
 from .faults import rule_from_request
@@ -247,6 +259,55 @@ async def post_deliver(request: Request) -> JSONResponse:
     return api.ok({"MessageID": message_id})
 
 
+def _outside_email(value: Any) -> str:
+    email = api.as_str(value, "Email").strip()
+    if "@" not in email or any(char.isspace() for char in email):
+        raise api.invalid("Email must be an email address")
+    return email
+
+
+def _external_key_json(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "Email": row["email"],
+        "Fingerprint": row["fingerprint"],
+        "PublicKey": row["public_key"],
+    }
+
+
+async def post_external_key(request: Request) -> JSONResponse:
+    """Give an outside address a public key, as WKD or a contact would."""
+    provider = provider_of(request)
+    body = await api.read_json(request)
+    email = _outside_email(body.get("Email"))
+    armored = api.as_str(body.get("PublicKey"), "PublicKey")
+
+    try:
+        fingerprint = keys.add_external_key(provider.conn, email, armored)
+    except keys.ExternalKeyError as error:
+        raise api.invalid(str(error)) from error
+    return api.ok({"Email": email, "Fingerprint": fingerprint})
+
+
+async def get_external_keys(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    rows = keys.external_keys(provider.conn)
+    return api.ok({"ExternalKeys": [_external_key_json(row) for row in rows]})
+
+
+async def delete_external_key(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    email = _outside_email(request.path_params["email"])
+    removed = keys.remove_external_keys(provider.conn, email)
+    if not removed:
+        raise api.APIError(404, api.DOES_NOT_EXIST, "No key for this address")
+    return api.ok({"Removed": removed})
+
+
+async def delete_external_keys(request: Request) -> JSONResponse:
+    provider = provider_of(request)
+    return api.ok({"Removed": keys.remove_external_keys(provider.conn)})
+
+
 def _outbox_row(row: sqlite3.Row) -> dict[str, Any]:
     package = store.loads(row["package"], {})
     entry = {
@@ -302,13 +363,15 @@ def decrypted_message(conn: sqlite3.Connection, row: sqlite3.Row) -> bytes:
         return body
 
     decrypted = [
-        (
-            attachment["name"],
-            attachment["mime_type"],
-            attachment["disposition"],
-            decrypt(
+        mime.StoredPart(
+            name=attachment["name"],
+            mime_type=attachment["mime_type"],
+            disposition=attachment["disposition"],
+            data=decrypt(
                 bytes(attachment["key_packets"]) + bytes(attachment["data_packet"])
             ),
+            headers=store.loads(attachment["headers"], []),
+            content_id=attachment["content_id"],
         )
         for attachment in attachments
     ]
@@ -344,6 +407,10 @@ def routes() -> list[Route]:
         Route("/min-app-version", post_min_app_version, methods=["POST"]),
         Route("/reset", post_reset, methods=["POST"]),
         Route("/outbox", get_outbox, methods=["GET"]),
+        Route("/external-keys", post_external_key, methods=["POST"]),
+        Route("/external-keys", get_external_keys, methods=["GET"]),
+        Route("/external-keys", delete_external_keys, methods=["DELETE"]),
+        Route("/external-keys/{email}", delete_external_key, methods=["DELETE"]),
         Route("/users", post_user, methods=["POST"]),
         Route("/users/{name}", get_user, methods=["GET"]),
         Route("/users/{name}/refresh-event", post_refresh_event, methods=["POST"]),

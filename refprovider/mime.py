@@ -294,19 +294,51 @@ WRAPPER_HEADERS = ("Message-Id", "From", "To", "Subject", "Date", "Received", "C
 def full_encryption_upload(literal: bytes, armored: str) -> bytes:
     """The PGP/MIME upload a client sends when it encrypts a whole message."""
     original = parse_entity(literal)
-    boundary = secrets.token_hex(16)
-
     lines = []
     for name in WRAPPER_HEADERS:
         value = original.get(name)
         if value is not None:
             lines.append(f"{name}: {value}")
-    lines.append("Mime-Version: 1.0")
-    lines.append(
-        f'Content-Type: multipart/encrypted; boundary="{boundary}";'
-        ' protocol="application/pgp-encrypted"'
-    )
+    return _multipart_encrypted(lines, armored)
 
+
+# Headers of a composed message that travel on the outside of its PGP/MIME
+# form; Bcc never leaves the provider.
+OUTGOING_HEADERS = (
+    "Date",
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Message-Id",
+    "In-Reply-To",
+    "References",
+)
+
+
+def pgp_mime_message(fields: list[list[str]], armored: str) -> bytes:
+    """The RFC 3156 message the provider sends to an outside PGP/MIME recipient."""
+    wanted = {name.lower(): name for name in OUTGOING_HEADERS}
+    lines = [
+        f"{wanted[name.lower()]}: {_one_line(value)}"
+        for name, value in fields
+        if name.lower() in wanted
+    ]
+    return _multipart_encrypted(lines, armored)
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _multipart_encrypted(header_lines: list[str], armored: str) -> bytes:
+    boundary = secrets.token_hex(16)
+    lines = [
+        *header_lines,
+        "Mime-Version: 1.0",
+        f'Content-Type: multipart/encrypted; boundary="{boundary}";'
+        ' protocol="application/pgp-encrypted"',
+    ]
     body = (
         f"--{boundary}\r\n"
         "Content-Description: PGP/MIME version identification\r\n"
@@ -329,16 +361,35 @@ def drop_fields(fields: list[list[str]], names: set[str]) -> list[list[str]]:
     return [pair for pair in fields if pair[0].lower() not in lowered]
 
 
+@dataclass
+class StoredPart:
+    """An attachment as the provider keeps it, decrypted for a rebuild."""
+
+    name: str
+    mime_type: str
+    disposition: str
+    data: bytes
+    # [name, value] fields kept with the attachment (Content-ID and such).
+    headers: list[list[str]] = field(default_factory=list)
+    content_id: str = ""
+
+
+# Fields of a part that the builder writes itself.
+_PART_CONTENT_FIELDS = {
+    "content-type",
+    "content-disposition",
+    "content-transfer-encoding",
+}
+_FIELD_SPELLING = {"content-id": "Content-ID", "mime-version": "MIME-Version"}
+
+
 def build_message(
     fields: list[list[str]],
     body: bytes,
     mime_type: str,
-    attachments: list[tuple[str, str, str, bytes]],
+    attachments: list[StoredPart],
 ) -> bytes:
-    """A plain RFC 822 message from header fields, a text body and attachments.
-
-    Attachments are (name, MIME type, disposition, data).
-    """
+    """A plain RFC 822 message from header fields, a text body and attachments."""
     content_fields = {"content-type", "content-transfer-encoding", "mime-version"}
     header = [
         f"{name}: {value}"
@@ -360,15 +411,42 @@ def build_message(
         f"--{boundary}\r\nContent-Type: {text_type}\r\n"
         "Content-Transfer-Encoding: base64\r\n\r\n" + _base64_lines(body)
     ]
-    for name, attachment_type, disposition, data in attachments:
-        quoted = name.replace('"', "'")
+    for attachment in attachments:
+        quoted = attachment.name.replace('"', "'")
+        kept = "".join(f"{line}\r\n" for line in _kept_part_fields(attachment))
         parts.append(
             f"--{boundary}\r\n"
-            f'Content-Type: {attachment_type}; name="{quoted}"\r\n'
-            f'Content-Disposition: {disposition}; filename="{quoted}"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n" + _base64_lines(data)
+            f'Content-Type: {attachment.mime_type}; name="{quoted}"\r\n'
+            f'Content-Disposition: {attachment.disposition}; filename="{quoted}"\r\n'
+            f"{kept}"
+            "Content-Transfer-Encoding: base64\r\n\r\n" + _base64_lines(attachment.data)
         )
     return _join(header, "".join(parts) + f"--{boundary}--\r\n")
+
+
+def _kept_part_fields(attachment: StoredPart) -> list[str]:
+    """The stored fields of an attachment, as lines (Content-ID among them)."""
+    lines = []
+    names = set()
+    for name, value in attachment.headers:
+        lowered = name.lower()
+        if lowered in _PART_CONTENT_FIELDS:
+            continue
+        names.add(lowered)
+        lines.append(f"{_field_name(lowered)}: {_one_line(value)}")
+
+    content_id = attachment.content_id.strip()
+    if content_id and "content-id" not in names:
+        # Older rows have the id in its column only.
+        bracketed = content_id if content_id.startswith("<") else f"<{content_id}>"
+        lines.append(f"Content-ID: {bracketed}")
+    return lines
+
+
+def _field_name(lowered: str) -> str:
+    if lowered in _FIELD_SPELLING:
+        return _FIELD_SPELLING[lowered]
+    return "-".join(word.capitalize() for word in lowered.split("-"))
 
 
 def _base64_lines(data: bytes) -> str:

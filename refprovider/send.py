@@ -7,7 +7,9 @@ session key itself (BodyKey) because the provider must send plain mail.
 Internal recipients receive a copy in their Inbox made of their key packet
 plus the shared data packet, so the provider never sees more than the real
 one does. Everything for outside recipients goes to the outbox table, which
-the control API shows.
+the control API shows; for PGP recipients it holds the encrypted message as
+it would leave (``Armored``, and for PGP/MIME the whole ``Message``), which
+only the recipient's own key opens.
 """
 
 import base64
@@ -21,7 +23,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from . import api, drafts, events, labels, messages, pgp, store, users
+from . import api, drafts, events, labels, messages, mime, pgp, store, users
 from .auth import authenticated, provider_of
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ SCHEMES = {
 MIME_SCHEMES = {SCHEME_PGP_MIME, SCHEME_CLEAR_MIME}
 CLEAR_SCHEMES = {SCHEME_CLEAR, SCHEME_CLEAR_MIME}
 KEY_PACKET_SCHEMES = {SCHEME_INTERNAL, SCHEME_PGP_INLINE, SCHEME_PGP_MIME}
+ENCRYPTED_OUTSIDE_SCHEMES = {SCHEME_PGP_INLINE, SCHEME_PGP_MIME}
 
 
 @dataclass
@@ -72,6 +75,27 @@ def _b64(value: Any, name: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as error:
         raise api.invalid(f"{name} is not base64") from error
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    """An optional JSON object keyed by ids; absent or empty reads as {}."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise api.invalid(f"{name} must be an object")
+    return value
+
+
+def _key_packets(value: Any, name: str) -> bytes:
+    """Base64 of one or more key packets (public-key or passphrase ones)."""
+    packets = _b64(value, name)
+    try:
+        tags = [tag for tag, _, _ in pgp.iter_packets(packets)]
+    except (pgp.PGPFailure, IndexError) as error:
+        raise api.invalid(f"{name} is not OpenPGP data") from error
+    if not tags or any(tag not in (pgp.TAG_PKESK, pgp.TAG_SKESK) for tag in tags):
+        raise api.invalid(f"{name} must hold key packets only")
+    return packets
 
 
 def _session_key(value: Any, name: str) -> pgp.SessionKey:
@@ -106,7 +130,9 @@ def parse_package(raw: Any, index: int) -> Package:
     )
     attachment_keys = {
         attachment_id: _session_key(key, f"{where}.AttachmentKeys")
-        for attachment_id, key in (raw.get("AttachmentKeys") or {}).items()
+        for attachment_id, key in _object(
+            raw.get("AttachmentKeys"), f"{where}.AttachmentKeys"
+        ).items()
     }
 
     package = Package(
@@ -133,11 +159,13 @@ def _parse_recipient(where: str, email: str, entry: Any) -> Recipient:
 
     key_packet = None
     if entry.get("BodyKeyPacket"):
-        key_packet = _b64(entry["BodyKeyPacket"], f"BodyKeyPacket of {email}")
+        key_packet = _key_packets(entry["BodyKeyPacket"], f"BodyKeyPacket of {email}")
 
     attachment_packets = {
-        attachment_id: _b64(packet, f"AttachmentKeyPackets of {email}")
-        for attachment_id, packet in (entry.get("AttachmentKeyPackets") or {}).items()
+        attachment_id: _key_packets(packet, f"AttachmentKeyPackets of {email}")
+        for attachment_id, packet in _object(
+            entry.get("AttachmentKeyPackets"), f"AttachmentKeyPackets of {email}"
+        ).items()
     }
     return Recipient(
         email=email.strip(),
@@ -316,6 +344,14 @@ def _outbox_entry(
             for key, packet in recipient.attachment_key_packets.items()
         },
     }
+    if recipient.scheme in ENCRYPTED_OUTSIDE_SCHEMES and recipient.body_key_packet:
+        # What goes on the wire: the recipient's key packet and the shared
+        # data packet as one message, which only the recipient's key opens.
+        armored = pgp.join_armored(recipient.body_key_packet, package.body)
+        entry["Armored"] = armored
+        if recipient.scheme == SCHEME_PGP_MIME:
+            fields = store.loads(draft["parsed_headers"], [])
+            entry["Message"] = mime.pgp_mime_message(fields, armored).decode("utf-8")
     if recipient.scheme in CLEAR_SCHEMES and package.body_key is not None:
         entry["BodyKey"] = {
             "Key": base64.b64encode(package.body_key.key).decode("ascii"),

@@ -165,6 +165,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_user ON events(user_id, seq);
 
+-- Public keys of outside addresses, as the provider finds them through WKD
+-- or a contact; set through the control API.
+CREATE TABLE IF NOT EXISTS external_keys (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL COLLATE NOCASE,
+    fingerprint TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    UNIQUE (email, fingerprint)
+);
+
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id TEXT NOT NULL,

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 
 import bcrypt
 import pgpy
-from pgpy.constants import CompressionAlgorithm, SymmetricKeyAlgorithm
+from pgpy.constants import (
+    CompressionAlgorithm,
+    EllipticCurveOID,
+    HashAlgorithm,
+    KeyFlags,
+    PubKeyAlgorithm,
+    SymmetricKeyAlgorithm,
+)
 
 warnings.filterwarnings("ignore", module="pgpy")
 
@@ -83,6 +90,23 @@ def unlock_account(session, password: str) -> Account:
             UnlockedAddress(address["ID"], address["Email"], key, token_bytes.decode())
         )
     return account
+
+
+def new_outside_key(email: str) -> pgpy.PGPKey:
+    """An unlocked Ed25519 key with a Curve25519 subkey, for an outside person."""
+    primary = pgpy.PGPKey.new(PubKeyAlgorithm.EdDSA, EllipticCurveOID.Ed25519)
+    primary.add_uid(
+        pgpy.PGPUID.new(email.split("@")[0], email=email),
+        usage={KeyFlags.Sign, KeyFlags.Certify},
+        hashes=[HashAlgorithm.SHA256],
+        ciphers=[SymmetricKeyAlgorithm.AES256],
+        compression=[CompressionAlgorithm.Uncompressed],
+    )
+    subkey = pgpy.PGPKey.new(PubKeyAlgorithm.ECDH, EllipticCurveOID.Curve25519)
+    primary.add_subkey(
+        subkey, usage={KeyFlags.EncryptCommunications, KeyFlags.EncryptStorage}
+    )
+    return primary
 
 
 def list_messages(session, **filters) -> dict:

@@ -5,12 +5,18 @@ provider holds: the recipient's copy decrypted with the recipient's keys,
 the outbox for outside recipients, and the sender's Sent and Drafts.
 """
 
+import email
+import email.policy
+import secrets
 import smtplib
 import subprocess
 
+import httpx
+import pgpy
 import pytest
 
 from mailsync import sendrecorder
+from tests.refprovider.helpers import new_outside_key
 from tests.smtp import mailboxes
 from tests.smtp.messages import (
     PIXEL_PNG,
@@ -97,6 +103,7 @@ def test_inline_image_keeps_its_content_id(refprovider, smtp_server, sender, rec
     assert f"cid:{content_id}" in copy.get_body(("html",)).get_content()
     [image] = [part for part in copy.walk() if part.get_content_type() == "image/png"]
     assert image.get_payload(decode=True) == PIXEL_PNG
+    assert image["Content-ID"] == f"<{content_id}>"
     # The provider's own record says where the image goes.
     [item] = mailboxes.list_messages(refprovider, recipient, mailboxes.INBOX)
     [stored] = mailboxes.get_message(refprovider, recipient, item["ID"])["Attachments"]
@@ -247,3 +254,77 @@ def test_the_programs_sent_copy_is_recognised(
     [sent] = mailboxes.list_messages(refprovider, sender.user, mailboxes.SENT)
     found = sendrecorder.recent_sent_message(sender.account, bytes(message))
     assert found == sent["ID"]
+
+
+@pytest.fixture
+def pgp_outsider(refprovider):
+    """An outside address whose public key the provider serves (as from WKD)."""
+    address = f"pgp-{secrets.token_hex(4)}@outside.example"
+    key = new_outside_key(address)
+    refprovider.internal("POST", "external-keys", Email=address, PublicKey=str(key))
+    yield address, key
+    httpx.delete(f"{refprovider.internal_url}/external-keys/{address}", timeout=30)
+
+
+def public_key_of(refprovider, linked, address: str) -> pgpy.PGPKey:
+    session = refprovider.login(linked.user.name, linked.user.password)
+    try:
+        answer = session.get("core/v4/keys", params={"Email": address}).json()
+    finally:
+        session.close()
+    key, _ = pgpy.PGPKey.from_blob(answer["Keys"][0]["PublicKey"])
+    return key
+
+
+def test_outside_recipient_with_a_key_gets_pgp_mime_it_alone_can_open(
+    refprovider, smtp_server, sender, pgp_outsider
+):
+    outside, outside_key = pgp_outsider
+    data = bytes(range(256)) * 8
+    message = with_attachment(sender.email, outside, data, "report.pdf")
+    before = len(mailboxes.outbox(refprovider))
+
+    submit(smtp_server, sender, message)
+
+    [entry] = mailboxes.outbox(refprovider)[before:]
+    assert (entry["Recipient"], entry["Type"]) == (outside, 16)
+    assert entry["MIMEType"] == "multipart/mixed"
+    assert "BodyKey" not in entry and "Decrypted" not in entry
+
+    sealed = outside_key.decrypt(pgpy.PGPMessage.from_blob(entry["Armored"]))
+    assert public_key_of(refprovider, sender, sender.email).verify(sealed)
+    opened = email.message_from_bytes(
+        bytes(sealed.message), policy=email.policy.default
+    )
+    assert opened["Subject"] == "Report attached"
+    # On the wire the message has CRLF line ends.
+    assert opened.get_body(("plain",)).get_content() == "See the attachment.\r\n"
+    [attachment] = list(opened.iter_attachments())
+    assert attachment.get_filename() == "report.pdf"
+    assert attachment.get_content() == data
+
+
+def test_the_pgp_mime_message_on_the_wire_names_only_the_envelope(
+    refprovider, smtp_server, sender, pgp_outsider
+):
+    outside, outside_key = pgp_outsider
+    hidden = f"hidden-{secrets.token_hex(4)}@outside.example"
+    message = plain(sender.email, outside, "Sealed note", "Only for you.\n")
+    before = len(mailboxes.outbox(refprovider))
+
+    submit(smtp_server, sender, message, [outside, hidden])
+
+    [entry] = [
+        e for e in mailboxes.outbox(refprovider)[before:] if e["Recipient"] == outside
+    ]
+    wire = email.message_from_string(entry["Message"], policy=email.policy.default)
+    assert wire.get_content_type() == "multipart/encrypted"
+    assert wire["Subject"] == "Sealed note"
+    assert hidden not in entry["Message"]
+    _, encrypted = wire.iter_parts()
+    sealed = outside_key.decrypt(pgpy.PGPMessage.from_blob(encrypted.get_payload()))
+    opened = email.message_from_bytes(
+        bytes(sealed.message), policy=email.policy.default
+    )
+    assert opened.get_body(("plain",)).get_content() == "Only for you.\r\n"
+    assert hidden not in str(opened)
