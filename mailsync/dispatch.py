@@ -156,6 +156,15 @@ def running_future(name: str, *args) -> Future | None:
     return future if future is not None and not future.done() else None
 
 
+def purge_expired_links() -> None:
+    """Drop logins left half-way longer than their ten minutes."""
+    from django.utils import timezone
+
+    from mailsync.models import PendingLink
+
+    PendingLink.objects.filter(expires_at__lte=timezone.now()).delete()
+
+
 class EmbeddedScheduler:
     """The embedded mode's beat: polls events and resumes syncs.
 
@@ -200,6 +209,7 @@ class EmbeddedScheduler:
         self._collect()
         close_old_connections()
         try:
+            purge_expired_links()
             due = list(
                 LinkedAccount.objects.filter(
                     state__in=[LinkedAccount.State.READY, LinkedAccount.State.SYNCING]

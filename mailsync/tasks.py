@@ -14,6 +14,7 @@ from django.conf import settings
 
 from accounts.models import LinkedAccount
 from mailsync import events, sync
+from mailsync.dispatch import purge_expired_links
 from mailsync.provider.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def poll_events(self, account_id: int) -> str:
 @shared_task(name="mailsync.poll_all_accounts")
 def poll_all_accounts() -> str:
     """Fan out one poll per ready account, spread over the jitter."""
+    purge_expired_links()
     ids = list(
         LinkedAccount.objects.filter(state=LinkedAccount.State.READY).values_list(
             "id", flat=True

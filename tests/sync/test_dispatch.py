@@ -94,3 +94,23 @@ def start_link(owner, user):
 
     progress = linking.start_link(owner, user.name, user.password)
     return dispatch.running_future("first_sync", progress.account.id)
+
+
+def test_scheduler_drops_expired_pending_logins(owner, transactional_db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailsync.models import PendingLink
+
+    PendingLink.objects.create(
+        owner=owner,
+        username="late",
+        step="two_factor",
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    PendingLink.objects.create(owner=owner, username="fresh", step="two_factor")
+
+    dispatch.EmbeddedScheduler(interval=60, jitter=0).tick()
+
+    assert list(PendingLink.objects.values_list("username", flat=True)) == ["fresh"]
