@@ -7,6 +7,8 @@ API so that the signal lands in the middle of the work:
 - a first sync: it stops between two writes, every message indexed so far has
   its cached body, and the next start resumes to an index that equals the
   provider, message for message;
+- an event poll bringing in new mail: every message indexed has its cached
+  body, and the next start completes the index;
 - a message being sent that the provider answers within the shutdown wait:
   the mail program gets its 250 and the recipient gets the mail;
 - a message whose sending outlasts the shutdown wait: the mail program never
@@ -54,6 +56,9 @@ SMTP_SECONDS = 60
 SLOW_DOWNLOAD_SECONDS = 1.0
 SYNC_MESSAGES = 120
 SMALL_MAILBOX = 10
+ARRIVING_MESSAGES = 12
+# Enough slowed-down downloads to see the first of them being used.
+COUNTED_DOWNLOADS = 1000
 # Shorter and longer than the SMTP listener's wait for sends at shutdown.
 SEND_WITHIN_WAIT_SECONDS = 2.0
 SEND_BEYOND_WAIT_SECONDS = 30.0
@@ -112,11 +117,7 @@ def test_sigterm_during_the_first_sync_resumes_to_a_complete_index(
     )[0]
     assert (phase, first.account_state()) == ("messages", "syncing")
     assert 0 < done < total, "the signal should have landed in the middle"
-    uncached = first.query(
-        "SELECT COUNT(*) FROM mailsync_message m LEFT JOIN mailsync_cachedmessage c"
-        " ON c.message_id = m.id WHERE c.message_id IS NULL"
-    )[0][0]
-    assert uncached == 0, "messages indexed without their cached body"
+    assert uncached_messages(first) == 0, "messages indexed without their body"
 
     second = demo_run("demo-2", tmp_path, ports, SYNC_MESSAGES)
     processes.append(second.process)
@@ -135,6 +136,78 @@ def test_sigterm_during_the_first_sync_resumes_to_a_complete_index(
     assert {name: box.copies for name, box in mirrored.items()} == expected
     assert sum(expected["All Mail"].values()) == SYNC_MESSAGES
     stop_and_check(second)
+
+
+def test_sigterm_during_an_event_poll_keeps_the_index_whole(
+    tmp_path: Path, processes: list[ChildProcess]
+) -> None:
+    ports = new_ports()
+    first = demo_run("demo-1", tmp_path, ports, SMALL_MAILBOX)
+    processes.append(first.process)
+    first.wait_ready(START_SECONDS)
+    first.wait_synced()
+    view = first.provider()
+
+    view.fault(
+        Path="/mail/v4/messages/",
+        Method="GET",
+        Delay=SLOW_DOWNLOAD_SECONDS,
+        Count=COUNTED_DOWNLOADS,
+    )
+    arrived = [
+        view.deliver(
+            DEMO_USER,
+            new_message(f"arriving {n}", "New mail.", "x@y.test", first.username),
+        )
+        for n in range(ARRIVING_MESSAGES)
+    ]
+    wait_until(
+        lambda: any(rule["Count"] < COUNTED_DOWNLOADS for rule in view.faults()),
+        START_SECONDS,
+        "an event poll to start downloading the new mail",
+        detail=first.process.tail,
+    )
+    stop_and_check(first)
+
+    indexed_before = indexed(first, arrived)
+    assert uncached_messages(first) == 0, "messages indexed without their body"
+
+    second = demo_run("demo-2", tmp_path, ports, SMALL_MAILBOX)
+    processes.append(second.process)
+    second.wait_ready(START_SECONDS)
+    wait_until(
+        lambda: indexed(second, arrived) == len(arrived),
+        START_SECONDS,
+        f"the new mail to be indexed ({indexed_before} were before the stop)",
+        detail=second.process.tail,
+    )
+    mirrored = mbsync_mirror(
+        tmp_path / "mbsync",
+        port=ports["imap"],
+        user=second.username,
+        password=second.bridge_password,
+        certificate=second.certificate,
+    )
+    expected = expected_mailboxes(
+        second.provider(), DEMO_USER, second.provider_password
+    )
+    assert {name: box.copies for name, box in mirrored.items()} == expected
+    stop_and_check(second)
+
+
+def indexed(run: DemoRun, provider_ids: list[str]) -> int:
+    marks = ",".join("?" * len(provider_ids))
+    return run.query(
+        f"SELECT COUNT(*) FROM mailsync_message WHERE provider_id IN ({marks})",  # noqa: S608
+        *provider_ids,
+    )[0][0]
+
+
+def uncached_messages(run: DemoRun) -> int:
+    return run.query(
+        "SELECT COUNT(*) FROM mailsync_message m LEFT JOIN mailsync_cachedmessage c"
+        " ON c.message_id = m.id WHERE c.message_id IS NULL"
+    )[0][0]
 
 
 class Submission(threading.Thread):
