@@ -12,10 +12,15 @@ falls between the two.
 Messages are listed newest first. Each one is downloaded with its
 attachments, decrypted, built and analysed by up to
 ``settings.BRIDGE_SYNC_CONCURRENCY`` workers, and written by one writer in
-listing order, each in its own transaction together with the cursor (the
-ID of the last message written). A restart lists again below the cursor,
-so no message is missed or written twice, and UIDs already given stay.
-Only a window of messages is in memory at any time.
+listing order, in batches (at most :data:`BATCH_SIZE` messages or
+:data:`BATCH_SECONDS` apart), each batch in one transaction together with
+the cursor (the ID of the last message handled). A restart lists again
+below the cursor, so no message is missed or written twice, and UIDs
+already given stay. Only a window of messages is in memory at any time.
+
+Where the time goes (bench/sync, 2 cores): OpenPGP decryption and the
+build are about a third of the sync's CPU; HTTP and JSON handling, the
+IMAP analysis, sealing the cache and the database share the rest.
 
 A lease in the sync state makes sure only one process syncs (or polls
 events for) an account at a time; the holder renews it while working, and
