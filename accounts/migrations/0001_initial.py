@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,61 +15,160 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='LinkedAccount',
+            name="LinkedAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_user_id', models.CharField(max_length=200, unique=True)),
-                ('username', models.CharField(max_length=320)),
-                ('primary_email', models.CharField(max_length=320)),
-                ('display_name', models.CharField(blank=True, max_length=200)),
-                ('state', models.CharField(choices=[('linking', 'Linking'), ('syncing', 'Syncing'), ('ready', 'Ready'), ('needs-login', 'Needs login'), ('error', 'Error')], default='linking', max_length=20)),
-                ('last_error', models.TextField(blank=True)),
-                ('address_mode', models.CharField(choices=[('combined', 'Combined: one mailbox for all addresses'), ('split', 'Split: a mailbox per address')], default='combined', max_length=10)),
-                ('session_uid_sealed', models.BinaryField(default=b'')),
-                ('access_token_sealed', models.BinaryField(default=b'')),
-                ('refresh_token_sealed', models.BinaryField(default=b'')),
-                ('key_passphrase_sealed', models.BinaryField(default=b'')),
-                ('bridge_password_sealed', models.BinaryField(default=b'')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_event_at', models.DateTimeField(blank=True, null=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='linked_accounts', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("provider_user_id", models.CharField(max_length=200, unique=True)),
+                ("username", models.CharField(max_length=320)),
+                ("primary_email", models.CharField(max_length=320)),
+                ("display_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("linking", "Linking"),
+                            ("syncing", "Syncing"),
+                            ("ready", "Ready"),
+                            ("needs-login", "Needs login"),
+                            ("error", "Error"),
+                        ],
+                        default="linking",
+                        max_length=20,
+                    ),
+                ),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "address_mode",
+                    models.CharField(
+                        choices=[
+                            ("combined", "Combined: one mailbox for all addresses"),
+                            ("split", "Split: a mailbox per address"),
+                        ],
+                        default="combined",
+                        max_length=10,
+                    ),
+                ),
+                ("session_uid_sealed", models.BinaryField(default=b"")),
+                ("access_token_sealed", models.BinaryField(default=b"")),
+                ("refresh_token_sealed", models.BinaryField(default=b"")),
+                ("key_passphrase_sealed", models.BinaryField(default=b"")),
+                ("bridge_password_sealed", models.BinaryField(default=b"")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("last_event_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="linked_accounts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['primary_email'],
+                "ordering": ["primary_email"],
             },
         ),
         migrations.CreateModel(
-            name='Activity',
+            name="Activity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('sync', 'Sync'), ('event', 'Event'), ('login', 'Mail program login'), ('send', 'Sent mail'), ('error', 'Error'), ('account', 'Account')], max_length=10)),
-                ('text', models.CharField(max_length=500)),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='accounts.linkedaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("sync", "Sync"),
+                            ("event", "Event"),
+                            ("login", "Mail program login"),
+                            ("send", "Sent mail"),
+                            ("error", "Error"),
+                            ("account", "Account"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("text", models.CharField(max_length=500)),
+                (
+                    "at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="accounts.linkedaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Address',
+            name="Address",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_id', models.CharField(max_length=200)),
-                ('email', models.CharField(max_length=320)),
-                ('display_name', models.CharField(blank=True, max_length=200)),
-                ('status', models.IntegerField(choices=[(0, 'Disabled'), (1, 'Enabled'), (2, 'Deleting')], default=1)),
-                ('send', models.BooleanField(default=True)),
-                ('receive', models.BooleanField(default=True)),
-                ('order', models.IntegerField(default=0)),
-                ('address_type', models.IntegerField(default=1)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='addresses', to='accounts.linkedaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("provider_id", models.CharField(max_length=200)),
+                ("email", models.CharField(max_length=320)),
+                ("display_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "status",
+                    models.IntegerField(
+                        choices=[(0, "Disabled"), (1, "Enabled"), (2, "Deleting")],
+                        default=1,
+                    ),
+                ),
+                ("send", models.BooleanField(default=True)),
+                ("receive", models.BooleanField(default=True)),
+                ("order", models.IntegerField(default=0)),
+                ("address_type", models.IntegerField(default=1)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="addresses",
+                        to="accounts.linkedaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['account', 'order', 'email'],
-                'indexes': [models.Index(fields=['email'], name='accounts_ad_email_4f833a_idx')],
-                'constraints': [models.UniqueConstraint(fields=('account', 'provider_id'), name='unique_address_per_account')],
+                "ordering": ["account", "order", "email"],
+                "indexes": [
+                    models.Index(fields=["email"], name="accounts_ad_email_4f833a_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("account", "provider_id"),
+                        name="unique_address_per_account",
+                    )
+                ],
             },
         ),
     ]

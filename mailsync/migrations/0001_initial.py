@@ -7,121 +7,253 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_id', models.CharField(max_length=200)),
-                ('address_id', models.CharField(blank=True, max_length=200)),
-                ('label_ids', models.JSONField(default=list)),
-                ('external_id', models.CharField(blank=True, max_length=1000)),
-                ('unread', models.BooleanField(default=False)),
-                ('provider_flags', models.BigIntegerField(default=0)),
-                ('is_replied', models.BooleanField(default=False)),
-                ('is_replied_all', models.BooleanField(default=False)),
-                ('is_forwarded', models.BooleanField(default=False)),
-                ('internal_date', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_date', models.DateTimeField(blank=True, null=True)),
-                ('size', models.PositiveBigIntegerField(default=0)),
-                ('envelope', models.BinaryField(default=b'')),
-                ('bodystructure', models.BinaryField(default=b'')),
-                ('body', models.BinaryField(default=b'')),
-                ('parts', models.JSONField(default=dict)),
-                ('search_sealed', models.BinaryField(default=b'')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='accounts.linkedaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("provider_id", models.CharField(max_length=200)),
+                ("address_id", models.CharField(blank=True, max_length=200)),
+                ("label_ids", models.JSONField(default=list)),
+                ("external_id", models.CharField(blank=True, max_length=1000)),
+                ("unread", models.BooleanField(default=False)),
+                ("provider_flags", models.BigIntegerField(default=0)),
+                ("is_replied", models.BooleanField(default=False)),
+                ("is_replied_all", models.BooleanField(default=False)),
+                ("is_forwarded", models.BooleanField(default=False)),
+                (
+                    "internal_date",
+                    models.DateTimeField(default=django.utils.timezone.now),
+                ),
+                ("sent_date", models.DateTimeField(blank=True, null=True)),
+                ("size", models.PositiveBigIntegerField(default=0)),
+                ("envelope", models.BinaryField(default=b"")),
+                ("bodystructure", models.BinaryField(default=b"")),
+                ("body", models.BinaryField(default=b"")),
+                ("parts", models.JSONField(default=dict)),
+                ("search_sealed", models.BinaryField(default=b"")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="accounts.linkedaccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CachedMessage',
+            name="CachedMessage",
             fields=[
-                ('message', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='cached', serialize=False, to='mailsync.message')),
-                ('sealed', models.BinaryField()),
+                (
+                    "message",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="cached",
+                        serialize=False,
+                        to="mailsync.message",
+                    ),
+                ),
+                ("sealed", models.BinaryField()),
             ],
         ),
         migrations.CreateModel(
-            name='EventFailure',
+            name="EventFailure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=200)),
-                ('error', models.TextField()),
-                ('message_ids', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='event_failures', to='accounts.linkedaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=200)),
+                ("error", models.TextField()),
+                ("message_ids", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="event_failures",
+                        to="accounts.linkedaccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Mailbox',
+            name="Mailbox",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label_id', models.CharField(blank=True, max_length=200)),
-                ('name', models.CharField(max_length=1000)),
-                ('kind', models.CharField(choices=[('system', 'System'), ('folder', 'Folder'), ('label', 'Label'), ('placeholder', 'Placeholder')], max_length=12)),
-                ('special_use', models.CharField(blank=True, max_length=20)),
-                ('uidvalidity', models.PositiveBigIntegerField(default=mailsync.models.new_uidvalidity)),
-                ('uidnext', models.PositiveBigIntegerField(default=1)),
-                ('subscribed', models.BooleanField(default=True)),
-                ('color', models.CharField(blank=True, max_length=20)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mailboxes', to='accounts.linkedaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("label_id", models.CharField(blank=True, max_length=200)),
+                ("name", models.CharField(max_length=1000)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("system", "System"),
+                            ("folder", "Folder"),
+                            ("label", "Label"),
+                            ("placeholder", "Placeholder"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("special_use", models.CharField(blank=True, max_length=20)),
+                (
+                    "uidvalidity",
+                    models.PositiveBigIntegerField(
+                        default=mailsync.models.new_uidvalidity
+                    ),
+                ),
+                ("uidnext", models.PositiveBigIntegerField(default=1)),
+                ("subscribed", models.BooleanField(default=True)),
+                ("color", models.CharField(blank=True, max_length=20)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mailboxes",
+                        to="accounts.linkedaccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='MailboxEntry',
+            name="MailboxEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uid', models.PositiveBigIntegerField()),
-                ('deleted', models.BooleanField(default=False)),
-                ('keywords', models.JSONField(default=list)),
-                ('mailbox', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='mailsync.mailbox')),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='mailsync.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("uid", models.PositiveBigIntegerField()),
+                ("deleted", models.BooleanField(default=False)),
+                ("keywords", models.JSONField(default=list)),
+                (
+                    "mailbox",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="mailsync.mailbox",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="mailsync.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['mailbox', 'uid'],
+                "ordering": ["mailbox", "uid"],
             },
         ),
         migrations.CreateModel(
-            name='SyncState',
+            name="SyncState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phase', models.CharField(choices=[('waiting', 'Waiting'), ('labels', 'Labels'), ('counting', 'Counting'), ('messages', 'Messages'), ('done', 'Done')], default='waiting', max_length=10)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('done', models.PositiveIntegerField(default=0)),
-                ('cursor', models.CharField(blank=True, max_length=200)),
-                ('last_event_id', models.CharField(blank=True, max_length=200)),
-                ('lease_owner', models.CharField(blank=True, max_length=200)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sync_state', to='accounts.linkedaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Waiting"),
+                            ("labels", "Labels"),
+                            ("counting", "Counting"),
+                            ("messages", "Messages"),
+                            ("done", "Done"),
+                        ],
+                        default="waiting",
+                        max_length=10,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("done", models.PositiveIntegerField(default=0)),
+                ("cursor", models.CharField(blank=True, max_length=200)),
+                ("last_event_id", models.CharField(blank=True, max_length=200)),
+                ("lease_owner", models.CharField(blank=True, max_length=200)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_state",
+                        to="accounts.linkedaccount",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(fields=('account', 'provider_id'), name='unique_provider_message'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                fields=("account", "provider_id"), name="unique_provider_message"
+            ),
         ),
         migrations.AddIndex(
-            model_name='mailbox',
-            index=models.Index(fields=['account', 'label_id'], name='mailsync_ma_account_25ac35_idx'),
+            model_name="mailbox",
+            index=models.Index(
+                fields=["account", "label_id"], name="mailsync_ma_account_25ac35_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='mailbox',
-            constraint=models.UniqueConstraint(fields=('account', 'name'), name='unique_mailbox_name'),
+            model_name="mailbox",
+            constraint=models.UniqueConstraint(
+                fields=("account", "name"), name="unique_mailbox_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='mailboxentry',
-            constraint=models.UniqueConstraint(fields=('mailbox', 'uid'), name='unique_uid'),
+            model_name="mailboxentry",
+            constraint=models.UniqueConstraint(
+                fields=("mailbox", "uid"), name="unique_uid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='mailboxentry',
-            constraint=models.UniqueConstraint(fields=('mailbox', 'message'), name='unique_message_in_mailbox'),
+            model_name="mailboxentry",
+            constraint=models.UniqueConstraint(
+                fields=("mailbox", "message"), name="unique_message_in_mailbox"
+            ),
         ),
     ]
