@@ -192,7 +192,11 @@ def test_growth_mode_processes_share_one_index(
         "a worker to finish the first sync",
         detail=lambda: "\n".join(worker.tail() for worker in workers),
     )
-    assert ran_on_a_worker(workers, "mailsync.first_sync")
+    wait_until(
+        lambda: ran_on_a_worker(workers, "mailsync.first_sync"),
+        DELIVERY_SECONDS,
+        "a worker to log the first sync",
+    )
 
     view = ProviderView(refprovider)
     certificate = Path(env["BRIDGE_DATA_DIR"]) / "tls" / "cert.pem"
@@ -247,7 +251,12 @@ def test_growth_mode_processes_share_one_index(
         )
         idler.idle_done()
         assert "Sending due task poll-events-of-every-account" in beat.errors()
-        assert ran_on_a_worker(workers, "mailsync.poll_events", "'applied [1-9]")
+        # The worker logs its task's end just after the commit IDLE reported.
+        wait_until(
+            lambda: ran_on_a_worker(workers, "mailsync.poll_events", "'applied [1-9]"),
+            DELIVERY_SECONDS,
+            "a worker to log the poll that applied the new mail",
+        )
 
         newest = max(idler.search("ALL"))
         fetched = idler.fetch([newest], ["BODY.PEEK[]"])[newest][b"BODY[]"]

@@ -2,7 +2,8 @@
 
 A port already in use must end the command with a non-zero status and a
 message that names the problem, whichever listener hit it, and "bridge
-ready" must never be printed.
+ready" must never be printed. A database that was never migrated gets the
+same treatment.
 """
 
 import os
@@ -100,3 +101,26 @@ def test_a_taken_smtp_port_is_an_error_in_growth_mode(processes, tmp_path, taken
     )
 
     assert_refused(bridge, "could not start")
+
+
+def test_an_unmigrated_database_is_an_error(processes, tmp_path):
+    env = bridge_process_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        BRIDGE_DASHBOARD_PORT=str(free_port()),
+    )
+    env.pop("REDIS_URL", None)
+
+    bridge = run_until_exit(
+        processes,
+        tmp_path,
+        env,
+        "--imap-port",
+        str(free_port()),
+        "--smtp-port",
+        str(free_port()),
+    )
+
+    assert bridge.process.returncode != 0, bridge.tail()
+    assert "manage.py migrate" in bridge.errors(), bridge.tail()
+    assert "Traceback" not in bridge.errors(), bridge.tail()
+    assert "bridge ready" not in bridge.output()

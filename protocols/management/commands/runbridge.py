@@ -7,6 +7,8 @@ import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 
 from protocols.runner import BridgeRunner, ListenerPlan
 
@@ -44,6 +46,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        # Several runbridges may share one database; migrating is left to the
+        # person (or the demo), but a missing table must not end in a traceback.
+        pending = unapplied_migrations()
+        if pending:
+            raise CommandError(
+                f"the database is not up to date ({pending} migrations to apply); "
+                "run `python manage.py migrate` first"
+            )
+
         plan = ListenerPlan.from_settings(
             imap_port=options["imap_port"],
             smtp_port=options["smtp_port"],
@@ -144,6 +155,11 @@ class Command(BaseCommand):
         lines = ["bridge ready"] + [f"  {line}" for line in runner.ready_lines]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
+
+
+def unapplied_migrations() -> int:
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
 def start_failure(error: BaseException) -> str:
