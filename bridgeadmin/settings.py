@@ -219,6 +219,11 @@ BRIDGE_SMTP_MAX_SIZE = env_int("BRIDGE_SMTP_MAX_SIZE", 25 * 1024 * 1024)
 BRIDGE_EVENT_INTERVAL = env_int("BRIDGE_EVENT_INTERVAL", 20)
 BRIDGE_EVENT_JITTER = env_int("BRIDGE_EVENT_JITTER", 10)
 BRIDGE_SYNC_CONCURRENCY = env_int("BRIDGE_SYNC_CONCURRENCY", 8)
+# Worker threads that run tasks inside runbridge on the embedded default.
+BRIDGE_WORKERS = env_int("BRIDGE_WORKERS", 4)
+# Provider calls: tries per call, and the first backoff wait in seconds.
+BRIDGE_PROVIDER_ATTEMPTS = env_int("BRIDGE_PROVIDER_ATTEMPTS", 4)
+BRIDGE_PROVIDER_BACKOFF = float(os.environ.get("BRIDGE_PROVIDER_BACKOFF") or 0.5)
 
 LOG_LEVEL = os.environ.get("BRIDGE_LOG_LEVEL", "DEBUG" if DEBUG else "INFO").upper()
 LOGGING = {
