@@ -580,7 +580,7 @@ class MailActions:
                 raise _refusal(error, "return the stored message") from error
 
         result, local_changed = await _in_thread(
-            self._finish_append, mailbox.id, provider_id, flags
+            self._finish_append, mailbox.id, provider_id, flags, internal_date
         )
         await _publish(self.account.pk, changed | local_changed)
         return result
@@ -733,7 +733,11 @@ class MailActions:
         return draft.id
 
     def _finish_append(
-        self, mailbox_id: int, provider_id: str, flags: set[str]
+        self,
+        mailbox_id: int,
+        provider_id: str,
+        flags: set[str],
+        internal_date: datetime | None = None,
     ) -> tuple[AppendResult, set[int]]:
         mailbox = Mailbox.objects.get(id=mailbox_id)
         entry = (
@@ -755,6 +759,13 @@ class MailActions:
         local.discard(DRAFT)
         local.discard(ANSWERED)
         changed: set[int] = set()
+
+        if internal_date is not None:
+            # The provider's import has no field for it; keep the date the
+            # mail program gave, as RFC 3501 asks of APPEND.
+            Message.objects.filter(id=entry.message_id).update(
+                internal_date=internal_date
+            )
         deleted = DELETED in local
         keywords = sorted(local - {DELETED})
         if deleted != entry.deleted or keywords != sorted(entry.keywords or []):
@@ -782,6 +793,14 @@ class MailActions:
             except ProviderError as error:
                 raise _refusal(error, f"create {name}") from error
             changed = await self._resync_labels(access)
+
+        # CREATE does not subscribe (RFC 3501 §6.3.3); mailboxes that come
+        # from the provider start subscribed, this one waits for SUBSCRIBE.
+        await _in_thread(
+            lambda: Mailbox.objects.filter(account=self.account, name=name).update(
+                subscribed=False
+            )
+        )
         await _publish(self.account.pk, changed)
 
     async def rename_mailbox(self, old_name: str, new_name: str) -> None:

@@ -1251,16 +1251,11 @@ def _copyuid(result: CopyResult) -> str | None:
 
 
 def _pattern(reference: str, pattern: str) -> re.Pattern[str]:
-    if pattern.startswith(DELIMITER) or not reference:
-        full = pattern
-    elif reference.endswith(DELIMITER):
-        full = reference + pattern
-    else:
-        full = reference + DELIMITER + pattern
-
+    """A LIST pattern as a regex; the reference is simply prefixed, as
+    Dovecot does (RFC 3501 §6.3.8 leaves the joining to the server)."""
     regex = "".join(
         ".*" if char == "*" else "[^/]*" if char == "%" else re.escape(char)
-        for char in full
+        for char in reference + pattern
     )
     return re.compile(regex + r"\Z", re.DOTALL)
 

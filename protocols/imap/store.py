@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.utils import timezone
 
 from mailsync import cache
 from mailsync.index import FOLDERS_ROOT, LABELS_ROOT, SYSTEM_MAILBOXES
@@ -244,34 +245,42 @@ class RecentTracker:
     """Hands each new UID's \\Recent to exactly one session (RFC 3501 §2.3.2).
 
     Kept in this process's memory: a message is recent for the first session
-    of this process that sees it. The first time a mailbox is seen, the UIDs
-    already there are not recent (they arrived while nobody was watching).
+    of this process that sees it. Messages indexed before this process
+    started are not recent, so a restart does not make a whole mailbox new.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._claimed_up_to: dict[tuple[int, int], int] = {}
 
+    @staticmethod
+    def _key(mailbox: MailboxInfo) -> tuple[int, int]:
+        return (mailbox.id or 0, mailbox.uidvalidity)
+
+    def knows(self, mailbox: MailboxInfo) -> bool:
+        with self._lock:
+            return self._key(mailbox) in self._claimed_up_to
+
+    def start(self, mailbox: MailboxInfo, seen_up_to: int) -> None:
+        """Set where recent UIDs begin, the first time a mailbox is seen."""
+        with self._lock:
+            self._claimed_up_to.setdefault(self._key(mailbox), seen_up_to)
+
     def claim(self, mailbox: MailboxInfo, uids: Sequence[int]) -> frozenset[int]:
-        key = (mailbox.id or 0, mailbox.uidvalidity)
         highest = uids[-1] if uids else 0
         with self._lock:
-            watermark = self._claimed_up_to.get(key)
-            if watermark is None:
-                self._claimed_up_to[key] = highest
-                return frozenset()
+            watermark = self._claimed_up_to.setdefault(self._key(mailbox), highest)
             if highest <= watermark:
                 return frozenset()
-            self._claimed_up_to[key] = highest
+            self._claimed_up_to[self._key(mailbox)] = highest
 
         start = _bisect_right(uids, watermark)
         return frozenset(uids[start:])
 
     def peek_count(self, mailbox: MailboxInfo, uids: Sequence[int]) -> int:
         """How many of `uids` nobody has claimed yet (for STATUS)."""
-        key = (mailbox.id or 0, mailbox.uidvalidity)
         with self._lock:
-            watermark = self._claimed_up_to.get(key)
+            watermark = self._claimed_up_to.get(self._key(mailbox))
         if watermark is None:
             return 0
         return len(uids) - _bisect_right(uids, watermark)
@@ -289,6 +298,7 @@ def _bisect_right(values: Sequence[int], target: int) -> int:
 
 
 recent_tracker = RecentTracker()
+PROCESS_STARTED = timezone.now()
 
 
 # -- the interface ---------------------------------------------------------------
@@ -475,6 +485,7 @@ class DatabaseMailboxStore(MailboxStore):
                 0, 0, 0, mailbox.uidnext, mailbox.uidvalidity, 0, 0, None
             )
 
+        self._start_recent(fresh)
         rows = list(
             self._entries(fresh.id)
             .order_by("uid")
@@ -529,12 +540,22 @@ class DatabaseMailboxStore(MailboxStore):
         if fresh.id is None:
             return Snapshot(fresh, [])
 
+        self._start_recent(fresh)
         rows = self._entries(fresh.id).order_by("uid").values(*_FLAG_COLUMNS)
         messages = [
             MessageState(row["uid"], row["message_id"], _flags_from_values(row))
             for row in rows
         ]
         return Snapshot(fresh, messages)
+
+    def _start_recent(self, mailbox: MailboxInfo) -> None:
+        if mailbox.id is None or recent_tracker.knows(mailbox):
+            return
+        older = self._entries(mailbox.id).filter(
+            message__created_at__lt=PROCESS_STARTED
+        )
+        highest = older.aggregate(highest=Max("uid"))["highest"] or 0
+        recent_tracker.start(mailbox, highest)
 
     # -- fetch and search ----------------------------------------------------------
 
