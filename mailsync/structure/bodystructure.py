@@ -9,9 +9,12 @@ reproduced here:
 - At the top of a message (or of a message/rfc822 body), Content-* fields
   other than Content-Type count only if there is a Content-Type or a
   MIME-Version field.
-- The first field of each kind wins. Content-Disposition is odd: a later
-  field replaces an earlier one until one with parameters has been seen.
+- The first field of each kind wins (for Content-Transfer-Encoding and
+  Content-Language the first usable one). Content-Disposition is odd: a
+  later field replaces an earlier one until one with parameters was seen.
 - A multipart without parts gets one empty text/plain part.
+- A message that is a single plain us-ascii 7bit text part, with no other
+  MIME fields, is answered in canonical lower case.
 """
 
 import logging
@@ -31,19 +34,59 @@ from mailsync.structure.params import (
 logger = logging.getLogger(__name__)
 
 NIL = imapstring.NIL
-_EMPTY_BASIC = b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0'
-EMPTY_BODY = _EMPTY_BASIC + b")"
-EMPTY_BODYSTRUCTURE = _EMPTY_BASIC + b" NIL NIL NIL NIL)"
+_PLAIN_7BIT = b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" %d %d'
+_NO_EXTENSIONS = b" NIL NIL NIL NIL)"
+EMPTY_BODY = _PLAIN_7BIT % (0, 0) + b")"
+EMPTY_BODYSTRUCTURE = _PLAIN_7BIT % (0, 0) + _NO_EXTENSIONS
+_EXTRA_MIME_FIELDS = (
+    b"content-id",
+    b"content-description",
+    b"content-md5",
+    b"content-location",
+    b"content-disposition",
+)
 
 
-def bodystructure(message: bytes, part: Part) -> bytes:
-    """BODYSTRUCTURE of ``part``, extension data included."""
-    return _write(message, part, extended=True)
+def bodystructure(message: bytes, root: Part) -> bytes:
+    """BODYSTRUCTURE of a whole message, extension data included."""
+    if _is_plain_7bit(root):
+        return _plain_7bit(message, root, extended=True)
+    return _write(message, root, extended=True)
 
 
-def body(message: bytes, part: Part) -> bytes:
-    """The non-extensible BODY form of ``part``."""
-    return _write(message, part, extended=False)
+def body(message: bytes, root: Part) -> bytes:
+    """The non-extensible BODY form of a whole message."""
+    if _is_plain_7bit(root):
+        return _plain_7bit(message, root, extended=False)
+    return _write(message, root, extended=False)
+
+
+def _is_plain_7bit(root: Part) -> bool:
+    # Dovecot answers a message that is one plain us-ascii text part with its
+    # canonical lower-case form, whatever case the Content-Type used.
+    content_type = root.content_type
+    if root.is_multipart or not content_type.is_text:
+        return False
+    if content_type.subtype_key != b"plain":
+        return False
+    if content_type.params and [
+        (key.lower(), value.lower()) for key, value in content_type.params
+    ] != [(b"charset", b"us-ascii")]:
+        return False
+
+    fields = _mime_fields(root)
+    encoding = parse_transfer_encoding(fields)
+    if encoding is not None and encoding.lower() != b"7bit":
+        return False
+    if any(header.key in _EXTRA_MIME_FIELDS for header in fields):
+        return False
+    return _languages(fields) == NIL
+
+
+def _plain_7bit(message: bytes, root: Part, extended: bool) -> bytes:
+    size = root.body_end - root.body_start
+    lines = message.count(b"\n", root.body_start, root.body_end)
+    return _PLAIN_7BIT % (size, lines) + (_NO_EXTENSIONS if extended else b")")
 
 
 def _write(message: bytes, part: Part, extended: bool) -> bytes:
@@ -116,7 +159,7 @@ def _extension_tail(fields: list[HeaderField]) -> bytes:
     return b" ".join(
         [
             _disposition(fields),
-            _languages(first_value(fields, b"content-language")),
+            _languages(fields),
             imapstring.nstring_nolf(first_value(fields, b"content-location")),
         ]
     )
@@ -149,10 +192,13 @@ def _disposition(fields: list[HeaderField]) -> bytes:
     )
 
 
-def _languages(value: bytes | None) -> bytes:
-    if value is None:
-        return NIL
-    languages = parse_languages(value)
-    if not languages:
-        return NIL
-    return b"(" + b" ".join(imapstring.string(lang) for lang in languages) + b")"
+def _languages(fields: list[HeaderField]) -> bytes:
+    # The first Content-Language field that names any language counts.
+    for header in fields:
+        if header.key != b"content-language":
+            continue
+        languages = parse_languages(header.value)
+        if languages:
+            quoted = b" ".join(imapstring.string(lang) for lang in languages)
+            return b"(" + quoted + b")"
+    return NIL

@@ -21,18 +21,20 @@ class HeaderField:
 
     ``name`` has surrounding whitespace removed; ``value`` starts after the
     colon and the blanks that follow it, keeps the CRLF of folded lines and
-    drops the final CRLF. A line without a colon is a field whose whole
-    line is the name and whose value is empty.
+    drops the final CRLF. A line without a colon is kept as a field whose
+    name is the whole line; it has no value and matches no field name.
     """
 
     name: bytes
     value: bytes
     start: int
     end: int
+    has_colon: bool = True
 
     @property
     def key(self) -> bytes:
-        return self.name.lower()
+        """The lower-case name to match on; empty for a line without colon."""
+        return self.name.lower() if self.has_colon else b""
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def _make_field(message: bytes, start: int, end: int) -> HeaderField:
     colon = raw.find(b":")
     first_line_end = raw.find(b"\n")
     if colon < 0 or (0 <= first_line_end < colon):
-        return HeaderField(raw.strip(b" \t\r\n"), b"", start, end)
+        return HeaderField(raw.strip(b" \t\r\n"), b"", start, end, has_colon=False)
 
     name = raw[:colon].strip(b" \t")
     value = raw[colon + 1 :]

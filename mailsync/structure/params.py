@@ -9,11 +9,15 @@ import logging
 from dataclasses import dataclass, field
 
 from mailsync.structure.headers import HeaderField
-from mailsync.structure.rfc822 import END, ERROR, MORE, Scanner
+from mailsync.structure.rfc822 import END, ERROR, MIME_TOKEN, MORE, Scanner
 
 logger = logging.getLogger(__name__)
 
 Params = list[tuple[bytes, bytes]]
+
+# Dovecot reads a parameter list in at most this many steps, each step one
+# parameter or one octet of junk skipped.
+MAX_PARAM_STEPS = 128
 
 
 @dataclass
@@ -107,15 +111,28 @@ def _parse_content_type_value(value: bytes) -> ContentType:
 
 
 def parse_params(scanner: Scanner) -> Params:
-    """Read ``*(";" name "=" value)``, stopping quietly at broken syntax."""
+    """Read ``*(";" name "=" value)`` as forgivingly as Dovecot does.
+
+    Junk is skipped up to the next ";", within ``MAX_PARAM_STEPS``. A name
+    followed by ";" or the end (no "=") and an unterminated quoted value
+    end the list. Names and values may be empty.
+    """
     plain: Params = []
     extended: list[tuple[bytes, int, bool, bytes]] = []
+    steps_left = [MAX_PARAM_STEPS]
 
-    while True:
-        found = _parse_param(scanner)
-        if found is None:
+    while _skip_to_next_param(scanner, steps_left):
+        key = scanner.take(MIME_TOKEN)
+        if scanner.skip_cfws() <= 0 or scanner.at(b";"):
             break
-        key, value = found
+        if not scanner.at(b"="):
+            continue
+
+        scanner.pos += 1
+        value = _param_value(scanner)
+        if value is None:
+            break
+
         split = _split_rfc2231_key(key)
         if split is None:
             plain.append((key, value))
@@ -125,19 +142,24 @@ def parse_params(scanner: Scanner) -> Params:
     return plain + _join_rfc2231(extended)
 
 
-def _parse_param(scanner: Scanner) -> tuple[bytes, bytes] | None:
-    if not scanner.at(b";"):
-        return None
+def _skip_to_next_param(scanner: Scanner, steps_left: list[int]) -> bool:
+    while scanner.pos < scanner.end:
+        steps_left[0] -= 1
+        if steps_left[0] < 0:
+            return False
+        if scanner.at(b";"):
+            break
+        scanner.pos += 1
+    if scanner.pos >= scanner.end:
+        return False
     scanner.pos += 1
-    if scanner.skip_cfws() <= 0:
-        return None
+    return scanner.skip_cfws() > 0
 
-    key = bytearray()
-    if scanner.mime_token(key) <= 0 or not scanner.at(b"="):
-        return None
-    scanner.pos += 1
-    if scanner.skip_cfws() <= 0:
-        return None
+
+def _param_value(scanner: Scanner) -> bytes | None:
+    result = scanner.skip_cfws()
+    if result != MORE:
+        return b"" if result == END else None
 
     value = bytearray()
     if scanner.at(b'"'):
@@ -147,9 +169,10 @@ def _parse_param(scanner: Scanner) -> tuple[bytes, bytes] | None:
         # Broken senders write name==?utf-8?b?...?= unquoted; keep it whole.
         _take_until_separator(scanner, value)
         scanner.skip_cfws()
-    elif scanner.mime_token(value) < 0:
-        return None
-    return bytes(key), bytes(value)
+    else:
+        value += scanner.take(MIME_TOKEN)
+        scanner.skip_cfws()
+    return bytes(value)
 
 
 def _take_until_separator(scanner: Scanner, out: bytearray) -> None:
@@ -212,17 +235,16 @@ def _join_rfc2231(extended: list[tuple[bytes, int, bool, bytes]]) -> Params:
 
 
 def parse_transfer_encoding(fields: list[HeaderField]) -> bytes | None:
-    """The first Content-Transfer-Encoding as a single token, else None."""
+    """The first Content-Transfer-Encoding that is a single token, if any."""
     for header in fields:
         if header.key != b"content-transfer-encoding":
             continue
         scanner = Scanner(header.value)
         if scanner.skip_cfws() <= 0:
-            return None
+            continue
         token = bytearray()
-        if scanner.mime_token(token) != END:
-            return None
-        return bytes(token)
+        if scanner.mime_token(token) == END:
+            return bytes(token)
     return None
 
 

@@ -106,7 +106,8 @@ class Scanner:
         # does (a last folded line of one blank does not count).
         return octet == 0x0A and self.end - self.pos >= 2
 
-    def _take(self, allowed: frozenset[int]) -> bytes:
+    def take(self, allowed: frozenset[int]) -> bytes:
+        """Consume and return the run of ``allowed`` octets at the cursor."""
         start = self.pos
         while self.pos < self.end and self.data[self.pos] in allowed:
             self.pos += 1
@@ -115,7 +116,7 @@ class Scanner:
     def mime_token(self, out: bytearray) -> int:
         if self.peek() not in MIME_TOKEN:
             return ERROR
-        out += self._take(MIME_TOKEN)
+        out += self.take(MIME_TOKEN)
         return self.skip_cfws()
 
     def dot_atom(self, out: bytearray) -> int:
@@ -123,7 +124,7 @@ class Scanner:
         if self.peek() not in ATEXT:
             return ERROR
         while True:
-            out += self._take(ATEXT)
+            out += self.take(ATEXT)
             result = self.skip_cfws()
             if result <= 0 or not self.at(b"."):
                 return result
@@ -144,7 +145,7 @@ class Scanner:
         if self.peek() not in ATEXT and not self.at(b"."):
             return ERROR
         while True:
-            out += self._take(ATEXT_OR_DOT)
+            out += self.take(ATEXT_OR_DOT)
             after_dot = self.pos
             comment = bytes(self.last_comment)
             result = self.skip_cfws()
@@ -186,7 +187,7 @@ class Scanner:
         return ERROR
 
     def atom_or_dots(self, out: bytearray) -> int:
-        out += self._take(ATEXT_OR_DOT)
+        out += self.take(ATEXT_OR_DOT)
         return self.skip_cfws()
 
     def phrase(self, out: bytearray, leading_dot: bool = False) -> int:

@@ -8,7 +8,6 @@ cannot bloat the index.
 
 import base64
 import binascii
-import email.header
 import email.utils
 import html
 import logging
@@ -37,6 +36,7 @@ _TAG = re.compile(r"<[^>]*>")
 _HIDDEN_HTML = re.compile(r"(?is)<(script|style)\b.*?</\1\s*>")
 _WHITESPACE_RUN = re.compile(r"[ \t]+")
 _FOLDING = re.compile(rb"\r?\n[ \t]*")
+_ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 
 
 def bytes_to_text(raw: bytes, charset: str | None = None) -> str:
@@ -56,22 +56,45 @@ def unfold(value: bytes) -> bytes:
 
 
 def decode_header_value(value: bytes | None) -> str:
-    """Unfold a raw header value and decode its RFC 2047 encoded words."""
+    """Unfold a raw header value and decode its RFC 2047 encoded words.
+
+    A word that does not decode stays as it is; blanks between two decoded
+    words go (RFC 2047 section 6.2).
+    """
     if value is None:
         return ""
-    text = bytes_to_text(unfold(value))
-    try:
-        chunks = email.header.decode_header(text)
-    except (ValueError, binascii.Error, UnicodeError):
-        return text
+    raw = unfold(value)
 
-    decoded = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, str):
-            decoded.append(chunk)
+    pieces = []
+    position = 0
+    after_word = False
+    for word in _ENCODED_WORD.finditer(raw):
+        between = raw[position : word.start()]
+        decoded = _decode_word(word)
+        if decoded is None:
+            pieces.append(bytes_to_text(between + word.group(0)))
+            after_word = False
         else:
-            decoded.append(bytes_to_text(chunk, charset))
-    return "".join(decoded)
+            if not (after_word and not between.strip(b" \t")):
+                pieces.append(bytes_to_text(between))
+            pieces.append(decoded)
+            after_word = True
+        position = word.end()
+    pieces.append(bytes_to_text(raw[position:]))
+    return "".join(pieces)
+
+
+def _decode_word(word: re.Match) -> str | None:
+    charset = word.group(1).split(b"*", 1)[0].decode("ascii", "replace")
+    encoded = word.group(3)
+    try:
+        if word.group(2) in b"bB":
+            octets = _decode_base64(encoded)
+        else:
+            octets = binascii.a2b_qp(encoded.replace(b"_", b" "))
+    except (ValueError, binascii.Error):
+        return None
+    return bytes_to_text(octets, charset)
 
 
 def format_addresses(addresses: list[Address]) -> str:

@@ -1,6 +1,7 @@
 """mailsync.structure without Dovecot: the API, its edges and invariants."""
 
 import json
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -147,6 +148,12 @@ def test_search_fields_are_decoded() -> None:
     assert "X-Priority: 3" in analysis.header_text
 
 
+def test_broken_base64_word_is_decoded_as_far_as_it_goes() -> None:
+    # Blanks between encoded words go, as RFC 2047 says.
+    subject = b"Subject: =?utf-8?b?R3LDvMOfZ?= =?utf-8?q?caf=C3=A9?=\r\n\r\nx"
+    assert analyze(subject).subject == "Grüßcafé"
+
+
 def test_address_placeholders_stay_out_of_search_text() -> None:
     analysis = analyze(b"From: Big Bug bb@bug.test\r\nTo: Array, g:;\r\n\r\nx")
 
@@ -209,3 +216,49 @@ def test_part_offsets_stay_inside_the_message(sample) -> None:
         assert body_end <= analysis.size, path
         if len(offsets) == 6:
             assert body_start <= offsets[4] <= offsets[5] <= body_end, path
+
+
+def mutated_messages(count: int) -> list[bytes]:
+    """Corpus messages with lines dropped, doubled, cut or made boundaries."""
+    rng = random.Random(20240501)
+    originals = [sample.message for sample in samples() if sample.message]
+    mutated = []
+    for _ in range(count):
+        lines = rng.choice(originals).split(b"\r\n")
+        for _ in range(rng.randint(1, 4)):
+            index = rng.randrange(len(lines))
+            choice = rng.random()
+            if choice < 0.3:
+                del lines[index]
+            elif choice < 0.5:
+                lines.insert(index, rng.choice(lines))
+            elif choice < 0.7:
+                lines[index] = lines[index][: rng.randrange(len(lines[index]) + 1)]
+            else:
+                lines.insert(index, b"--" + rng.choice(lines)[:20])
+            if not lines:
+                lines = [b""]
+        mutated.append(b"\r\n".join(lines))
+    return mutated
+
+
+def test_broken_messages_never_break_the_analysis() -> None:
+    for message in mutated_messages(300):
+        analysis = analyze(message)
+
+        assert analysis.size == len(message)
+        for path in analysis.parts:
+            slice_section(message, analysis.parts, path)
+            if path:
+                slice_section(message, analysis.parts, f"{path}.MIME")
+
+
+def test_random_octets_never_break_the_analysis() -> None:
+    rng = random.Random(7)
+    alphabet = b"\r\n\t :;,<>@\"()[]\\=?-*'%/abcXYZ\x80\xff"
+    for _ in range(300):
+        message = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+        message = normalize_crlf(
+            b"Content-Type: multipart/mixed; boundary=a\r\nTo: " + message
+        )
+        assert analyze(message).size == len(message)
