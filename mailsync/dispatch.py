@@ -23,6 +23,10 @@ from django.db import close_old_connections, connection
 
 from mailsync.provider.errors import ProviderError
 
+# A task's summary when it found nothing to do: logged at DEBUG, since event
+# polls say it every interval for every account.
+NOTHING_NEW = "nothing new"
+
 logger = logging.getLogger(__name__)
 
 TASK_NAMES = ("first_sync", "poll_events")
@@ -125,7 +129,8 @@ def _run_embedded(name: str, args: tuple) -> str:
     close_old_connections()
     try:
         summary = _task_body(name)(*args)
-        logger.info("%s%r: %s", name, args, summary)
+        level = logging.DEBUG if summary == NOTHING_NEW else logging.INFO
+        logger.log(level, "%s%r: %s", name, args, summary)
         return summary
     except TaskStopped:
         logger.info("%s%r stopped for the shutdown", name, args)

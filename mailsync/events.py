@@ -178,6 +178,8 @@ class EventPoll:
             if not event.more:
                 break
 
+        if not self.applied and not retried:
+            return dispatch.NOTHING_NEW
         return f"applied {self.applied} events, fixed {retried} failed messages"
 
     # -- one event -----------------------------------------------------------

@@ -7,10 +7,12 @@ again when it is about to expire.
 """
 
 import datetime
+import fcntl
 import ipaddress
 import logging
 import os
 import ssl
+import tempfile
 from pathlib import Path
 
 from cryptography import x509
@@ -52,12 +54,21 @@ def ensure_certificate() -> tuple[Path, Path]:
     if cert_path.parent != tls_dir() or cert_path.name != "cert.pem":
         return cert_path, key_path
 
-    if cert_path.exists() and key_path.exists() and not _expires_soon(cert_path):
+    if _usable(cert_path, key_path):
         return cert_path, key_path
 
-    logger.info("making a self-signed TLS certificate in %s", cert_path.parent)
-    _write_self_signed(cert_path, key_path)
+    # Several bridge processes may start together on a fresh data directory:
+    # the lock makes one of them write the pair and the others use it.
+    with open(tls_dir() / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _usable(cert_path, key_path):
+            logger.info("making a self-signed TLS certificate in %s", cert_path.parent)
+            _write_self_signed(cert_path, key_path)
     return cert_path, key_path
+
+
+def _usable(cert_path: Path, key_path: Path) -> bool:
+    return cert_path.exists() and key_path.exists() and not _expires_soon(cert_path)
 
 
 def server_context() -> ssl.SSLContext:
@@ -111,8 +122,21 @@ def _write_self_signed(cert_path: Path, key_path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    # Write the key first and with 0600 from the start: never world-readable.
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key_bytes)
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    # Each file appears whole (write then rename), the key never readable by
+    # others; the key goes first so a certificate never lacks its key.
+    _write_atomically(key_path, key_bytes, 0o600)
+    _write_atomically(
+        cert_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644
+    )
+
+
+def _write_atomically(path: Path, content: bytes, mode: int) -> None:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
