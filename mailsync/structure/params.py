@@ -15,8 +15,8 @@ logger = logging.getLogger(__name__)
 
 Params = list[tuple[bytes, bytes]]
 
-# Dovecot reads a parameter list in at most this many steps, each step one
-# parameter or one octet of junk skipped.
+# Dovecot reads a parameter list in at most this many steps (see
+# parse_params).
 MAX_PARAM_STEPS = 128
 
 
@@ -113,26 +113,23 @@ def _parse_content_type_value(value: bytes) -> ContentType:
 def parse_params(scanner: Scanner) -> Params:
     """Read ``*(";" name "=" value)`` as forgivingly as Dovecot does.
 
-    Junk is skipped up to the next ";", within ``MAX_PARAM_STEPS``. A name
-    followed by ";" or the end (no "=") and an unterminated quoted value
-    end the list. Names and values may be empty.
+    A step reads one parameter at a ";"; when that fails, the step skips one
+    octet instead, so junk is passed over up to the next ";" (but a failure
+    right at a ";" skips that ";" too). Reading stops at the end or after
+    ``MAX_PARAM_STEPS`` steps. Names and values may be empty.
     """
     plain: Params = []
     extended: list[tuple[bytes, int, bool, bytes]] = []
-    steps_left = [MAX_PARAM_STEPS]
 
-    while _skip_to_next_param(scanner, steps_left):
-        key = scanner.take(MIME_TOKEN)
-        if scanner.skip_cfws() <= 0 or scanner.at(b";"):
-            break
-        if not scanner.at(b"="):
+    steps = 0
+    while scanner.pos < scanner.end and steps < MAX_PARAM_STEPS:
+        steps += 1
+        found = _parse_param(scanner)
+        if found is None:
+            scanner.pos += 1
             continue
 
-        scanner.pos += 1
-        value = _param_value(scanner)
-        if value is None:
-            break
-
+        key, value = found
         split = _split_rfc2231_key(key)
         if split is None:
             plain.append((key, value))
@@ -142,37 +139,32 @@ def parse_params(scanner: Scanner) -> Params:
     return plain + _join_rfc2231(extended)
 
 
-def _skip_to_next_param(scanner: Scanner, steps_left: list[int]) -> bool:
-    while scanner.pos < scanner.end:
-        steps_left[0] -= 1
-        if steps_left[0] < 0:
-            return False
-        if scanner.at(b";"):
-            break
-        scanner.pos += 1
-    if scanner.pos >= scanner.end:
-        return False
+def _parse_param(scanner: Scanner) -> tuple[bytes, bytes] | None:
+    if not scanner.at(b";"):
+        return None
     scanner.pos += 1
-    return scanner.skip_cfws() > 0
+    if scanner.skip_cfws() <= 0:
+        return None
 
+    key = scanner.take(MIME_TOKEN)
+    if scanner.skip_cfws() <= 0 or not scanner.at(b"="):
+        return None
+    scanner.pos += 1
 
-def _param_value(scanner: Scanner) -> bytes | None:
     result = scanner.skip_cfws()
-    if result != MORE:
-        return b"" if result == END else None
-
     value = bytearray()
+    if result <= 0:
+        # Nothing after "=": an empty value, unless a comment broke off.
+        return (key, b"") if result == END else None
     if scanner.at(b'"'):
-        if scanner.quoted_string(value) < 0:
-            return None
+        result = scanner.quoted_string(value)
     elif scanner.at(b"="):
         # Broken senders write name==?utf-8?b?...?= unquoted; keep it whole.
         _take_until_separator(scanner, value)
-        scanner.skip_cfws()
     else:
         value += scanner.take(MIME_TOKEN)
-        scanner.skip_cfws()
-    return bytes(value)
+        result = scanner.skip_cfws()
+    return None if result < 0 else (key, bytes(value))
 
 
 def _take_until_separator(scanner: Scanner, out: bytearray) -> None:
