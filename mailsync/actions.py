@@ -33,7 +33,7 @@ from email.utils import getaddresses
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 
 from accounts.models import LinkedAccount
 from mailsync import index, notify
@@ -86,6 +86,8 @@ LABEL_TYPE_LABEL = 1
 LABEL_TYPE_FOLDER = 3
 
 NEW_LABEL_COLOR = "#f66"
+# SQLite allows 32,766 parameters per statement; stay far below.
+MAX_IN_PARAMETERS = 500
 METADATA_PAGE = 150
 
 
@@ -190,14 +192,23 @@ async def open_provider(account: LinkedAccount) -> AsyncIterator[ProviderAccess]
 
 
 async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
-    def run() -> Any:
-        close_old_connections()
-        try:
-            return function(*args)
-        finally:
-            close_old_connections()
+    """Run ORM work in a worker thread, which keeps its connection."""
+    return await sync_to_async(_with_fresh_connection, thread_sensitive=False)(
+        function, *args
+    )
 
-    return await sync_to_async(run, thread_sensitive=False)()
+
+def _with_fresh_connection(function: Callable[..., Any], *args: Any) -> Any:
+    # Worker threads keep their database connection between commands. When
+    # the server dropped it meanwhile, the transaction rolled back; the index
+    # writes here are idempotent, so running again on a new one is safe.
+    try:
+        return function(*args)
+    except (InterfaceError, OperationalError):
+        logger.info("database connection lost; retrying on a new one")
+        for connection in connections.all(initialized_only=True):
+            connection.close()
+        return function(*args)
 
 
 async def _publish(account_id: int, mailbox_ids: Iterable[int]) -> None:
@@ -374,10 +385,15 @@ class MailActions:
                 MailboxEntry.objects.bulk_update(entries, ["deleted", "keywords"])
                 changed.add(mailbox_id)
 
-            touched = set().union(*done.values()) if done else set()
-            messages = Message.objects.filter(
-                account=self.account, provider_id__in=list(touched)
-            )
+            touched = sorted(set().union(*done.values())) if done else []
+            messages = [
+                message
+                for start in range(0, len(touched), MAX_IN_PARAMETERS)
+                for message in Message.objects.filter(
+                    account=self.account,
+                    provider_id__in=touched[start : start + MAX_IN_PARAMETERS],
+                )
+            ]
             for message in messages:
                 info = _info_from_message(message)
                 pid = message.provider_id

@@ -6,6 +6,7 @@ stored part offsets (:func:`mailsync.structure.slice_section`). Nothing
 here parses a message or calls the provider.
 """
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -64,10 +65,30 @@ def columns_for(attributes: Sequence[FetchAttribute]) -> frozenset[str]:
     return frozenset(columns)
 
 
+_HEADER_TEXTS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
+
+
+def headers_only(attributes: Sequence[FetchAttribute]) -> bool:
+    """True when only the top-level header of the message is read.
+
+    Then the start of the cached message (up to the end of its header) is
+    all that must be opened.
+    """
+    for attribute in attributes:
+        section = attribute.section
+        if section is not None:
+            if section.part or section.text not in _HEADER_TEXTS:
+                return False
+        elif attribute.name in ("RFC822", "RFC822.TEXT"):
+            return False
+    return True
+
+
 def sets_seen(attributes: Sequence[FetchAttribute]) -> bool:
     return any(attribute.sets_seen for attribute in attributes)
 
 
+@functools.lru_cache(maxsize=256)
 def section_spec(section: BodySection) -> str:
     """The section as :func:`slice_section` reads it, e.g. "1.2.MIME"."""
     pieces = [str(number) for number in section.part]
@@ -124,6 +145,7 @@ def fetch_response(
     return b"* %d FETCH (" % sequence + b" ".join(items) + b")\r\n"
 
 
+@functools.lru_cache(maxsize=256)
 def response_name(attribute: FetchAttribute) -> bytes:
     """``BODY[section]<origin>``, header field names upper-cased as Dovecot does."""
     section = attribute.section

@@ -40,6 +40,7 @@ from protocols.imap.sequence import SequenceSet
 from protocols.imap.store import (
     FETCH_BATCH,
     DatabaseMailboxStore,
+    FetchRow,
     MailboxGone,
     MailboxInfo,
     MailboxStore,
@@ -50,6 +51,8 @@ from protocols.imap.store import (
 logger = logging.getLogger(__name__)
 
 AUTOLOGOUT_SECONDS = 30 * 60
+# Message bytes held at once while answering a FETCH of whole messages.
+BODY_BYTES_PER_READ = 8 * 1024 * 1024
 DELIMITER = "/"
 
 BASE_CAPABILITIES = ("IMAP4rev1", "IDLE", "ID", "LITERAL+")
@@ -336,7 +339,15 @@ class ImapSession:
             self.send_line(event.response())
             return
         if isinstance(event, ParseError):
-            logger.info("[%s] %s refused: %s", self.id, event.tag or "*", event.message)
+            # The reason may quote the client's arguments (a password typed
+            # with a space, say), so only the debug log carries it.
+            logger.info(
+                "[%s] %s %s (unparsable command)",
+                self.id,
+                event.tag or "*",
+                event.status,
+            )
+            logger.debug("[%s] refused because: %s", self.id, event.message)
             self.send_line(event.response())
             return
         if isinstance(event, IdleDone | AuthenticateResponse):
@@ -1105,30 +1116,43 @@ class ImapSession:
             marked = await self._mark_seen([uid for _, uid in pairs])
 
         store = self._require_store()
+        needs_bodies = "raw" in columns
+        header_only = fetch.headers_only(command.attributes)
+        # Rows come in batches of FETCH_BATCH; message bytes are read for a
+        # few megabytes of messages at a time, so memory stays bounded.
+        row_columns = (columns - {"raw"}) | ({"size"} if needs_bodies else set())
         for start in range(0, len(pairs), FETCH_BATCH):
             batch = pairs[start : start + FETCH_BATCH]
             rows = await store.fetch_rows(
-                view.mailbox, [uid for _, uid in batch], columns
+                view.mailbox, [uid for _, uid in batch], row_columns
             )
             by_uid = {row.uid: row for row in rows}
-            for sequence, uid in batch:
-                row = by_uid.get(uid)
-                if row is None:
-                    continue
-                flags_changed = row.flags != view.flags.get(uid)
-                if uid in view.flags:
-                    view.flags[uid] = row.flags
-                self.send_line(
-                    fetch.fetch_response(
-                        sequence,
-                        row,
-                        command.attributes,
-                        uid_first=command.uid,
-                        recent=uid in view.recent,
-                        with_flags=uid in marked or flags_changed,
+            found = [(seq, by_uid[uid]) for seq, uid in batch if uid in by_uid]
+            groups = [found]
+            if needs_bodies and not header_only:
+                groups = _by_size(found, BODY_BYTES_PER_READ)
+
+            for group in groups:
+                if needs_bodies:
+                    await store.read_bodies(
+                        [row for _, row in group], header_only=header_only
                     )
-                )
-            await self.transport.drain()
+                for sequence, row in group:
+                    flags_changed = row.flags != view.flags.get(row.uid)
+                    if row.uid in view.flags:
+                        view.flags[row.uid] = row.flags
+                    self.send_line(
+                        fetch.fetch_response(
+                            sequence,
+                            row,
+                            command.attributes,
+                            uid_first=command.uid,
+                            recent=row.uid in view.recent,
+                            with_flags=row.uid in marked or flags_changed,
+                        )
+                    )
+                    row.raw = None
+                await self.transport.drain()
 
         self.ok(command.tag, "FETCH completed")
 
@@ -1234,6 +1258,21 @@ def _address_id(address: Address | Any | None) -> str | None:
     if address is None:
         return None
     return getattr(address, "provider_id", None) or None
+
+
+def _by_size(
+    rows: list[tuple[int, FetchRow]], budget: int
+) -> list[list[tuple[int, FetchRow]]]:
+    """Consecutive groups of rows whose sizes add up to about `budget`."""
+    groups: list[list[tuple[int, FetchRow]]] = [[]]
+    total = 0
+    for item in rows:
+        if groups[-1] and total + item[1].size > budget:
+            groups.append([])
+            total = 0
+        groups[-1].append(item)
+        total += item[1].size
+    return groups
 
 
 def _copyuid(result: CopyResult) -> str | None:

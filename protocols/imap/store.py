@@ -15,16 +15,18 @@ entry (see :func:`message_flags`). Changing anything goes through
 import abc
 import logging
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, connections
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from accounts import secretbox
 from mailsync import cache
 from mailsync.index import FOLDERS_ROOT, LABELS_ROOT, SYSTEM_MAILBOXES
 from mailsync.models import (
@@ -352,6 +354,17 @@ class MailboxStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def read_bodies(
+        self, rows: Sequence[FetchRow], *, header_only: bool = False
+    ) -> None:
+        """Fill each row's `raw` with the cached message bytes, in one query.
+
+        The bytes are exactly what BODY[] serves; RFC822.SIZE is their length.
+        With `header_only`, `raw` may stop where the message header ends
+        (the rows need "parts"), which is all HEADER sections read.
+        """
+
+    @abc.abstractmethod
     async def search_rows(
         self, mailbox: MailboxInfo, uids: Sequence[int], *, with_text: bool
     ) -> list[SearchRow]:
@@ -366,16 +379,24 @@ class MailboxStore(abc.ABC):
 
 
 async def _in_thread(function: Callable[..., T], *args: Any) -> T:
-    def run() -> T:
-        # Long-lived sessions must not keep a connection the database or
-        # CONN_MAX_AGE already gave up on.
-        close_old_connections()
-        try:
-            return function(*args)
-        finally:
-            close_old_connections()
+    """Run ORM work in a worker thread, which keeps its connection."""
+    return await sync_to_async(_with_fresh_connection, thread_sensitive=False)(
+        function, *args
+    )
 
-    return await sync_to_async(run, thread_sensitive=False)()
+
+def _with_fresh_connection(function: Callable[..., T], *args: Any) -> T:
+    # Worker threads keep their database connection between commands
+    # (opening one per command costs more than a FETCH batch). When the
+    # server dropped it meanwhile, start over once on a new one; the
+    # store only reads, so running again is safe.
+    try:
+        return function(*args)
+    except (InterfaceError, OperationalError):
+        logger.info("database connection lost; retrying on a new one")
+        for connection in connections.all(initialized_only=True):
+            connection.close()
+        return function(*args)
 
 
 def mailbox_sort_key(name: str, label_id: str) -> tuple:
@@ -588,7 +609,13 @@ class DatabaseMailboxStore(MailboxStore):
             self._attach_bodies(rows)
         return rows
 
-    def _attach_bodies(self, rows: list[FetchRow]) -> None:
+    async def read_bodies(
+        self, rows: Sequence[FetchRow], *, header_only: bool = False
+    ) -> None:
+        if rows:
+            await _in_thread(self._attach_bodies, list(rows), header_only)
+
+    def _attach_bodies(self, rows: list[FetchRow], header_only: bool = False) -> None:
         by_message = {row.message_id: row for row in rows}
         message_ids = list(by_message)
         for start in range(0, len(message_ids), MAX_IN_PARAMETERS):
@@ -597,9 +624,15 @@ class DatabaseMailboxStore(MailboxStore):
                 message_id__in=chunk
             ).values_list("message_id", "sealed"):
                 row = by_message[message_id]
-                row.raw = cache.open_body(
-                    self.account_id, row.provider_id, bytes(sealed)
-                )
+                header_end = (row.parts.get("") or [0, 0])[1]
+                if header_only and header_end:
+                    row.raw = _open_body_prefix(
+                        self.account_id, row.provider_id, bytes(sealed), header_end
+                    )
+                else:
+                    row.raw = cache.open_body(
+                        self.account_id, row.provider_id, bytes(sealed)
+                    )
 
     async def search_rows(
         self, mailbox: MailboxInfo, uids: Sequence[int], *, with_text: bool
@@ -677,6 +710,19 @@ def _placeholder(name: str, *, has_children: bool) -> MailboxInfo:
         subscribed=True,
         has_children=has_children,
     )
+
+
+def _open_body_prefix(
+    account_id: int, provider_id: str, sealed: bytes, length: int
+) -> bytes:
+    """The first `length` octets of a cached message.
+
+    The cache is compressed and then encrypted (``secretbox.seal_compressed``):
+    decryption must cover the whole value, but decompression can stop early,
+    which is most of the cost when only the header is wanted.
+    """
+    compressed = secretbox.decrypt(sealed, cache.body_purpose(account_id, provider_id))
+    return zlib.decompressobj().decompress(compressed, length)
 
 
 def _uid_filter(uids: list[int]) -> Q:
