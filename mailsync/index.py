@@ -10,12 +10,12 @@ Trash, All Mail), the ``Folders`` and ``Labels`` placeholders, folders nested
 under ``Folders/`` by their path and labels flat under ``Labels/``. The
 provider's Scheduled, AllDrafts, AllSent and Outbox labels are not shown.
 
-UIDs are handed out in the order messages are applied, as the official
-bridge does: the first sync applies messages newest first (the order the
-provider lists them), so within what the first sync brought in a higher UID
-is an older message; everything arriving later gets ascending UIDs. This
-keeps the rule RFC 3501 sets even for a client connected during the sync:
-a message added to a mailbox always gets a higher UID than any before it.
+UIDs are handed out in the order messages are applied. The first sync
+applies them oldest first (see mailsync/sync.py), so there a higher UID is
+a newer message, as mail programs expect; everything arriving later gets
+higher UIDs still. This keeps the rule RFC 3501 sets even for a client
+connected during the sync: a message added to a mailbox always gets a
+higher UID than any before it.
 Once given, a UID never changes while the mailbox's UIDVALIDITY stays; only
 :func:`reset_index` (a provider refresh) gives new UIDs, with a new
 UIDVALIDITY.

@@ -8,6 +8,8 @@
   flags kept only locally (``\\Deleted`` and keywords).
 * :class:`CachedMessage`: the built RFC 822 bytes, compressed and encrypted.
 * :class:`SyncState`: where the first sync is, and the last applied event.
+* :class:`SyncQueueItem`: a message the first sync listed and has not
+  written yet, with its time, so it is written oldest first.
 * :class:`PendingLink`: a provider login between its steps (2FA, mailbox
   password), kept for minutes only, its secrets sealed.
 
@@ -55,6 +57,7 @@ class SyncState(models.Model):
         WAITING = "waiting", "Waiting"
         LABELS = "labels", "Labels"
         COUNTING = "counting", "Counting"
+        LISTING = "listing", "Listing"
         MESSAGES = "messages", "Messages"
         DONE = "done", "Done"
 
@@ -79,6 +82,32 @@ class SyncState(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class SyncQueueItem(models.Model):
+    """A message the first sync listed and has not written yet.
+
+    The listing runs newest first; the writer takes these oldest first, so
+    UIDs grow with the message time. A row goes in the same transaction that
+    writes its message.
+    """
+
+    account = models.ForeignKey(
+        LinkedAccount, on_delete=models.CASCADE, related_name="sync_queue"
+    )
+    provider_id = models.CharField(max_length=200)
+    time = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "provider_id"], name="unique_queued_message"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "time"])]
+
+    def __str__(self) -> str:
+        return self.provider_id
 
 
 class Mailbox(models.Model):

@@ -3,20 +3,33 @@
 Phases (stored in :class:`~mailsync.models.SyncState`, so a sync killed at
 any point resumes where it stopped)::
 
-    waiting -> labels -> counting -> messages -> done
+    waiting -> labels -> counting -> listing -> messages -> done
 
 Before anything is listed the latest event id is stored: whatever changes
 while the sync runs is applied by the event loop afterwards, so nothing
 falls between the two.
 
-Messages are listed newest first. Each one is downloaded with its
-attachments, decrypted, built and analysed by up to
-``settings.BRIDGE_SYNC_CONCURRENCY`` workers, and written by one writer in
-listing order, in batches (at most :data:`BATCH_SIZE` messages or
-:data:`BATCH_SECONDS` apart), each batch in one transaction together with
-the cursor (the ID of the last message handled). A restart lists again
-below the cursor, so no message is missed or written twice, and UIDs
-already given stay. Only a window of messages is in memory at any time.
+UIDs are given in the order messages are written, and mail programs expect
+them to grow with time: some load "the most recent N" as the highest
+sequence numbers. The provider lists newest first, so the sync works in two
+phases:
+
+* listing: the metadata is paged newest first and only each message's ID
+  and time are kept, as :class:`~mailsync.models.SyncQueueItem` rows,
+  stored in one transaction with the cursor (the ID of the last message
+  listed). A restart lists again below the cursor.
+* messages: the queue is read oldest first, by (time, provider ID). Each
+  message is downloaded with its attachments, decrypted, built and
+  analysed by up to ``settings.BRIDGE_SYNC_CONCURRENCY`` workers, and
+  written by one writer in queue order, in batches (at most
+  :data:`BATCH_SIZE` messages or :data:`BATCH_SECONDS` apart), each batch
+  in one transaction that also removes its queue rows. A restart goes on
+  with what is left of the queue, in the same order, so no message is
+  missed or written twice, and UIDs already given stay.
+
+Only a window of messages is in memory at any time; the queue holds IDs and
+times, and is gone once the sync is done. Messages arriving later come
+through the event loop and get higher UIDs.
 
 Where the time goes (bench/sync, 2 cores): OpenPGP decryption and the
 build are about a third of the sync's CPU; HTTP and JSON handling, the
@@ -34,20 +47,23 @@ import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Collate
 from django.utils import timezone
 
 from accounts.models import Activity, LinkedAccount, record_activity
 from mailsync import dispatch, index, notify
 from mailsync.index import Content, LabelInfo, MessageInfo
-from mailsync.models import ALL_MAIL, EventFailure, SyncState
+from mailsync.models import ALL_MAIL, EventFailure, SyncQueueItem, SyncState
 from mailsync.provider.client import UnlockedAccount
 from mailsync.provider.errors import (
     CryptoError,
@@ -65,6 +81,8 @@ LEASE_SECONDS = 90
 # Messages are written in batches of at most this many, or this often.
 BATCH_SIZE = 64
 BATCH_SECONDS = 1.0
+# How many queued messages are read from the database at a time.
+QUEUE_CHUNK = 500
 # How often progress reaches the dashboard at most.
 PROGRESS_INTERVAL = 1.0
 FIRST_SYNC_FAILURE_EVENT = "first-sync"
@@ -250,6 +268,16 @@ class Prepared:
     content: Content
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A listed message waiting to be written; ``known`` when already indexed."""
+
+    row_id: int
+    provider_id: str
+    time: datetime
+    known: bool = False
+
+
 def analyze_content(raw: bytes) -> Content:
     """Everything IMAP will need of the message, computed once."""
     analysis = analyze(raw)
@@ -340,7 +368,8 @@ class FirstSync:
         self._changed: set[int] = set()
         self._last_progress = 0.0
         self._batch: list[Prepared] = []
-        self._batch_last_id = ""
+        # Queue rows handled since the last write (skipped ones too).
+        self._batch_rows: list[int] = []
         self._last_flush = time.monotonic()
         self.written = 0
 
@@ -361,6 +390,8 @@ class FirstSync:
             await self._labels()
         if self.state.phase == SyncState.Phase.COUNTING:
             await self._count()
+        if self.state.phase == SyncState.Phase.LISTING:
+            await self._list()
         written = 0
         if self.state.phase == SyncState.Phase.MESSAGES:
             written = await self._messages()
@@ -379,6 +410,8 @@ class FirstSync:
         # The event id comes first, so changes made while listing are
         # replayed by the event loop afterwards.
         latest = await self.client.get_latest_event_id()
+        # A queue left by a sync that a provider refresh restarted is stale.
+        await sync_to_async(self._clear_queue)()
         await self._save(
             phase=SyncState.Phase.LABELS,
             last_event_id=latest,
@@ -389,6 +422,9 @@ class FirstSync:
             finished_at=None,
         )
         await sync_to_async(self._record)("First sync started")
+
+    def _clear_queue(self) -> None:
+        SyncQueueItem.objects.filter(account_id=self.account_id).delete()
 
     async def _labels(self) -> None:
         labels = await self.client.get_labels()
@@ -404,64 +440,125 @@ class FirstSync:
     async def _count(self) -> None:
         counts = await self.client.get_message_counts()
         total = next((c.total for c in counts if c.label_id == ALL_MAIL), 0)
-        await self._save(phase=SyncState.Phase.MESSAGES, total=total)
+        await self._save(phase=SyncState.Phase.LISTING, total=total)
         await self._publish(force=True)
+
+    async def _list(self) -> None:
+        """Queue every message's ID and time, newest first, page by page."""
+        async for page in self.client.iter_message_metadata(
+            after_id=self.state.cursor or None
+        ):
+            self.keeper.check()
+            await sync_to_async(self._queue_page)(page)
+            self.state.cursor = page[-1].id
+            # A shutdown stops the listing here, right after a commit.
+            dispatch.check_stop()
+
+        # What is queued is what will be written; the count was an estimate.
+        queued = await sync_to_async(self._queued_count)()
+        await self._save(phase=SyncState.Phase.MESSAGES, total=self.state.done + queued)
+        await self._publish(force=True)
+
+    def _queue_page(self, page: list[MessageMetadata]) -> None:
+        known = index.known_message_ids(self.account, [meta.id for meta in page])
+        rows = [
+            SyncQueueItem(
+                account_id=self.account_id,
+                provider_id=meta.id,
+                time=datetime.fromtimestamp(meta.time, UTC),
+            )
+            for meta in page
+            if meta.id not in known
+        ]
+        with transaction.atomic():
+            # A page listed again after a restart adds nothing twice.
+            SyncQueueItem.objects.bulk_create(rows, ignore_conflicts=True)
+            SyncState.objects.filter(account_id=self.account_id).update(
+                cursor=page[-1].id
+            )
+
+    def _queued_count(self) -> int:
+        return SyncQueueItem.objects.filter(account_id=self.account_id).count()
 
     async def _messages(self) -> int:
         unlocked = await self.session.unlocked()
         limit = asyncio.Semaphore(self.concurrency)
-        in_order: deque[tuple[str, asyncio.Task]] = deque()
+        in_order: deque[tuple[Queued, asyncio.Task | None]] = deque()
 
-        async def prepare(meta: MessageMetadata) -> Prepared | None:
+        async def prepare(item: Queued) -> Prepared | None:
             async with limit:
-                return await self._prepare(unlocked, meta)
+                return await self._prepare(unlocked, item.provider_id)
 
         try:
-            async for page in self.client.iter_message_metadata(
-                after_id=self.state.cursor or None
-            ):
-                known = await sync_to_async(self._known)([meta.id for meta in page])
-                for meta in page:
-                    if meta.id in known:
-                        continue
-                    in_order.append((meta.id, asyncio.create_task(prepare(meta))))
-                    while len(in_order) >= self.window:
-                        await self._take_next(in_order)
+            async for item in self._queued_oldest_first():
+                # Already indexed (appended meanwhile): only its row goes.
+                task = None if item.known else asyncio.create_task(prepare(item))
+                in_order.append((item, task))
+                while len(in_order) >= self.window:
+                    await self._take_next(in_order)
             while in_order:
                 await self._take_next(in_order)
             await self._flush()
         finally:
             for _, task in in_order:
-                task.cancel()
+                if task is not None:
+                    task.cancel()
 
         await self._save(phase=SyncState.Phase.DONE)
         return self.written
 
-    def _known(self, ids: list[str]) -> set[str]:
-        return index.known_message_ids(self.account, ids)
+    async def _queued_oldest_first(self) -> AsyncIterator[Queued]:
+        """The queue by (time, provider ID), read a chunk at a time."""
+        after: Queued | None = None
+        while True:
+            chunk = await sync_to_async(self._queue_chunk)(after)
+            for item in chunk:
+                yield item
+            if len(chunk) < QUEUE_CHUNK:
+                return
+            after = chunk[-1]
+
+    def _queue_chunk(self, after: Queued | None) -> list[Queued]:
+        rows = SyncQueueItem.objects.filter(account_id=self.account_id).annotate(
+            sort_id=bytewise("provider_id")
+        )
+        if after is not None:
+            rows = rows.filter(
+                Q(time__gt=after.time)
+                | Q(time=after.time, sort_id__gt=after.provider_id)
+            )
+        ordered = rows.order_by("time", "sort_id")
+        found = list(ordered.values_list("id", "provider_id", "time")[:QUEUE_CHUNK])
+        known = index.known_message_ids(
+            self.account, [provider_id for _, provider_id, _ in found]
+        )
+        return [
+            Queued(row_id, provider_id, when, known=provider_id in known)
+            for row_id, provider_id, when in found
+        ]
 
     async def _prepare(
-        self, unlocked: UnlockedAccount, meta: MessageMetadata
+        self, unlocked: UnlockedAccount, message_id: str
     ) -> Prepared | None:
         try:
-            return await prepare_message(self.session, meta.id, unlocked)
+            return await prepare_message(self.session, message_id, unlocked)
         except NotFound:
             # Deleted since it was listed; the event loop will agree.
-            logger.info("message %s vanished during the sync", meta.id)
+            logger.info("message %s vanished during the sync", message_id)
             return None
         except (CryptoError, ValueError) as exc:
             logger.warning(
-                "message %s cannot be built: %s", meta.id, type(exc).__name__
+                "message %s cannot be built: %s", message_id, type(exc).__name__
             )
-            await sync_to_async(self._record_failure)(meta.id, exc)
+            await sync_to_async(self._record_failure)(message_id, exc)
             return None
         except ProviderError as exc:
             if exc.transient or isinstance(exc, SessionRevoked):
                 raise
             # One message the provider refuses to give must not stop the
             # rest; the event poller asks for it again later.
-            logger.warning("message %s refused: %r", meta.id, exc)
-            await sync_to_async(self._record_failure)(meta.id, exc)
+            logger.warning("message %s refused: %r", message_id, exc)
+            await sync_to_async(self._record_failure)(message_id, exc)
             return None
 
     def _record_failure(self, message_id: str, exc: Exception) -> None:
@@ -474,29 +571,30 @@ class FirstSync:
 
     async def _take_next(self, in_order: deque) -> None:
         """Wait for the oldest message in flight and add it to the batch."""
-        message_id, task = in_order.popleft()
-        prepared = await task
+        item, task = in_order.popleft()
+        prepared = await task if task is not None else None
         self.keeper.check()
 
         if prepared is not None:
             self._batch.append(prepared)
-        # Skipped messages (gone, or recorded as failures) move it too.
-        self._batch_last_id = message_id
+        # Skipped messages (known, gone, or recorded as failures) leave the
+        # queue with the batch too.
+        self._batch_rows.append(item.row_id)
 
         overdue = time.monotonic() - self._last_flush >= BATCH_SECONDS
-        if len(self._batch) >= BATCH_SIZE or overdue:
+        if len(self._batch_rows) >= BATCH_SIZE or overdue:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Write the batch and move the cursor past it, in one transaction."""
-        if not self._batch_last_id:
+        """Write the batch and drop its queue rows, in one transaction."""
+        if not self._batch_rows:
             return
 
-        batch, last_id = self._batch, self._batch_last_id
-        self._batch, self._batch_last_id = [], ""
+        batch, rows = self._batch, self._batch_rows
+        self._batch, self._batch_rows = [], []
         self._last_flush = time.monotonic()
 
-        changed = await sync_to_async(self._write)(batch, last_id)
+        changed = await sync_to_async(self._write)(batch, rows)
         self._changed |= changed
         self.written += len(batch)
         self.state.done += len(batch)
@@ -504,17 +602,20 @@ class FirstSync:
         # A shutdown stops the sync here, right after a commit.
         dispatch.check_stop()
 
-    def _write(self, batch: list[Prepared], last_id: str) -> set[int]:
+    def _write(self, batch: list[Prepared], rows: list[int]) -> set[int]:
+        # The batch is in queue order, so the UIDs it gets ascend with time.
         items = [(prepared.info, prepared.content) for prepared in batch]
         with transaction.atomic():
             changed = index.upsert_messages(self.account, items)
+            SyncQueueItem.objects.filter(id__in=rows).delete()
             SyncState.objects.filter(account_id=self.account_id).update(
-                cursor=last_id, done=F("done") + len(batch)
+                done=F("done") + len(batch)
             )
         return changed
 
     def _finish(self) -> None:
         with transaction.atomic():
+            self._clear_queue()
             SyncState.objects.filter(account_id=self.account_id).update(
                 phase=SyncState.Phase.DONE, finished_at=timezone.now()
             )
@@ -561,6 +662,17 @@ class FirstSync:
             "total": max(self.state.total, self.state.done),
         }
         await sync_to_async(_publish_progress)(self.account_id, changed, status)
+
+
+def bytewise(field: str) -> Combinable:
+    """A text column ordered byte by byte, whatever the database's collation.
+
+    Provider IDs mix cases and punctuation; a language collation would sort
+    them differently on each server. SQLite compares bytes already.
+    """
+    if connection.vendor == "postgresql":
+        return Collate(field, "C")
+    return F(field)
 
 
 def _publish_progress(account_id: int, changed: list[int], status: dict) -> None:

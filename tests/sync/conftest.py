@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from accounts import linking
 from accounts.models import LinkedAccount
 from mailsync import dispatch
+from mailsync.models import Mailbox, MailboxEntry
 
 
 @pytest.fixture
@@ -60,3 +61,23 @@ def link(owner, provider_user) -> LinkedAccount:
     assert progress.step == "done"
     wait_for_task("first_sync", progress.account.id)
     return LinkedAccount.objects.get(id=progress.account.id)
+
+
+def uids_by_date(account) -> dict[str, list[tuple]]:
+    """Per mailbox name: (INTERNALDATE, provider id) of its messages by UID."""
+    boxes = Mailbox.objects.filter(account=account).exclude(
+        kind=Mailbox.Kind.PLACEHOLDER
+    )
+    ordered = {}
+    for box in boxes:
+        rows = MailboxEntry.objects.filter(mailbox=box).order_by("uid")
+        ordered[box.name] = list(
+            rows.values_list("message__internal_date", "message__provider_id")
+        )
+    return ordered
+
+
+def assert_uids_ascend_with_date(account) -> None:
+    """In every mailbox, a higher UID is a later message (ties: provider id)."""
+    for name, keys in uids_by_date(account).items():
+        assert keys == sorted(keys), f"{name}: UIDs do not follow the date"

@@ -138,23 +138,6 @@ def test_progress_is_stored_and_recorded(owner, provider):
     assert "First sync finished: 6 messages" in texts
 
 
-def test_uids_follow_the_listing_newest_first(owner, provider):
-    user = provider.adduser()
-    ids = provider.seed(user.name, eml=corpus_files()[:8])
-
-    account = link(owner, user)
-
-    inbox = Mailbox.objects.get(account=account, name="INBOX")
-    by_uid = list(
-        MailboxEntry.objects.filter(mailbox=inbox)
-        .order_by("uid")
-        .values_list("uid", "message__provider_id")
-    )
-    assert [uid for uid, _ in by_uid] == list(range(1, 9))
-    # The provider lists newest first: the last seeded comes first.
-    assert [provider_id for _, provider_id in by_uid] == list(reversed(ids))
-
-
 def test_a_held_lease_keeps_a_second_sync_out(owner, provider):
     user = provider.adduser()
     account = link(owner, user)

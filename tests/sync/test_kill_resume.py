@@ -1,5 +1,5 @@
 """A first sync killed with SIGKILL resumes with nothing missed, doubled or
-renumbered."""
+renumbered, and its UIDs still ascend with the message date."""
 
 import signal
 import subprocess
@@ -10,9 +10,9 @@ import pytest
 
 from accounts.models import LinkedAccount
 from mailsync import index
-from mailsync.models import MailboxEntry, Message, SyncState
+from mailsync.models import MailboxEntry, Message, SyncQueueItem, SyncState
 from tests.support import REPO_ROOT, bridge_process_env, corpus_files
-from tests.sync.conftest import link
+from tests.sync.conftest import assert_uids_ascend_with_date, link
 
 MESSAGES = 60
 # The kill comes once this many messages are written.
@@ -94,6 +94,21 @@ def test_killed_sync_resumes_without_loss_duplicates_or_new_uids(owner, provider
     state = SyncState.objects.get(account=account)
     assert KILL_AFTER <= state.done < MESSAGES
     assert state.lease_owner, "the killed process still holds the lease"
+    # Written so far: the oldest messages; everything else still queued.
+    written = dict(
+        Message.objects.filter(account=account).values_list(
+            "provider_id", "internal_date"
+        )
+    )
+    queued = dict(
+        SyncQueueItem.objects.filter(account=account).values_list("provider_id", "time")
+    )
+    assert len(written) == state.done
+    assert not written.keys() & queued.keys()
+    assert len(written) + len(queued) == MESSAGES
+    newest_written = max((date, key) for key, date in written.items())
+    oldest_queued = min((date, key) for key, date in queued.items())
+    assert newest_written < oldest_queued
 
     provider.clear_faults()
     finished = subprocess.run(
@@ -112,3 +127,5 @@ def test_killed_sync_resumes_without_loss_duplicates_or_new_uids(owner, provider
     final = uid_map(account)
     assert {key: final[key] for key in at_kill} == at_kill
     assert final == reference
+    assert_uids_ascend_with_date(account)
+    assert not SyncQueueItem.objects.filter(account=account).exists()
