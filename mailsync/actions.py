@@ -154,7 +154,7 @@ class ProviderAccess(Protocol):
         ...
 
 
-ProviderOpener = Callable[[LinkedAccount], Any]
+ProviderOpener = Callable[..., Any]
 
 
 class _SessionAccess:
@@ -180,11 +180,18 @@ class _SessionAccess:
 
 
 @asynccontextmanager
-async def open_provider(account: LinkedAccount) -> AsyncIterator[ProviderAccess]:
-    """The default way to reach the provider: mailsync's account session."""
+async def open_provider(
+    account: LinkedAccount, *, user_agent: str | None = None
+) -> AsyncIterator[ProviderAccess]:
+    """The default way to reach the provider: mailsync's account session.
+
+    `user_agent` names the mail program (from IMAP ID), as the official
+    bridge tells the provider.
+    """
     from mailsync.session import open_session
 
-    async with open_session(account.pk) as session:
+    options = {"user_agent": user_agent} if user_agent else {}
+    async with open_session(account.pk, **options) as session:
         yield _SessionAccess(session)
 
 
@@ -240,6 +247,8 @@ class MailActions:
         self.account = account
         self.address_id = address_id
         self._opener = opener
+        # "name/version" of the mail program, once it said so with IMAP ID.
+        self.user_agent: str | None = None
 
     @asynccontextmanager
     async def _provider(self) -> AsyncIterator[ProviderAccess]:
@@ -247,7 +256,7 @@ class MailActions:
         from mailsync.session import NotLinked
 
         try:
-            opened = self._opener(self.account)
+            opened = self._opener(self.account, user_agent=self.user_agent)
             access = await opened.__aenter__()
         except NotLinked as error:
             raise ActionRefused(

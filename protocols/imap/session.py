@@ -479,6 +479,10 @@ class ImapSession:
 
     async def cmd_id(self, command: c.IdCommand) -> None:
         self.client_id = dict(command.parameters or {})
+        name = _printable(self.client_id.get("name"))
+        if self.client_id.get("name") and self.actions is not None:
+            version = _printable(self.client_id.get("version"))
+            self.actions.user_agent = f"{name}/{version}"
         if self.client_id:
             logger.info(
                 "[%s] client says it is %s %s",
@@ -560,6 +564,11 @@ class ImapSession:
         address_id = _address_id(login.address)
         self.store = self.options.store_factory(login.account.pk, address_id)
         self.actions = self.options.actions_factory(login.account, address_id)
+        if self.client_id.get("name"):
+            self.actions.user_agent = (
+                f"{_printable(self.client_id.get('name'))}/"
+                f"{_printable(self.client_id.get('version'))}"
+            )
         self.state = State.AUTHENTICATED
         await self._start_listening()
         self.ok(tag, "Logged in", code=self._capability_code())
