@@ -8,6 +8,7 @@ refusals, 401 for a bad token, 400 for malformed requests).
 
 import json
 import logging
+import math
 import re
 from typing import Any
 
@@ -29,6 +30,10 @@ INSUFFICIENT_SCOPE = 9101
 PAID_PLAN_REQUIRED = 10004
 REFRESH_TOKEN_INVALID = 10013
 HUMAN_VERIFICATION_TOKEN_INVALID = 12087
+
+# Integers must fit SQLite's 64-bit columns.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 class APIError(Exception):
@@ -96,6 +101,19 @@ def item_error(item_id: str, code: int, message: str) -> dict[str, Any]:
     return {"ID": item_id, "Response": {"Code": code, "Error": message}}
 
 
+def _refuse_constant(name: str) -> Any:
+    # Python reads NaN and Infinity, but they are not JSON and no response
+    # could carry them back.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 async def read_json(request: Request) -> dict[str, Any]:
     """The JSON object of a request body; an empty body reads as {}."""
     raw = await request.body()
@@ -103,8 +121,10 @@ async def read_json(request: Request) -> dict[str, Any]:
         return {}
 
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        value = json.loads(
+            raw, parse_constant=_refuse_constant, parse_float=_finite_float
+        )
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise APIError(400, INVALID_VALUE, f"Malformed JSON body: {error}") from error
 
     if not isinstance(value, dict):
@@ -119,16 +139,58 @@ def as_bool(value: Any) -> bool:
     return bool(value)
 
 
-def as_int(value: Any, name: str, default: int | None = None) -> int:
+def as_int(
+    value: Any,
+    name: str,
+    default: int | None = None,
+    *,
+    minimum: int = INT64_MIN,
+    maximum: int = INT64_MAX,
+) -> int:
+    """An integer field (or its text) within bounds; by default what SQLite holds."""
     if value is None or value == "":
         if default is None:
             raise invalid(f"{name} is required")
         return default
+    if isinstance(value, (list, dict)):
+        raise invalid(f"{name} must be a number")
 
     try:
-        return int(value)
+        number = int(value)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise invalid(f"{name} must be a number") from error
+
+    if not minimum <= number <= maximum:
+        raise invalid(f"{name} must be between {minimum} and {maximum}")
+    return number
+
+
+def as_number(
+    value: Any, name: str, *, minimum: float, maximum: float, default: float = 0.0
+) -> float:
+    """A finite number field (int or float, or its text) within bounds."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, (list, dict, bool)):
+        raise invalid(f"{name} must be a number")
+
+    try:
+        number = float(value)
     except (TypeError, ValueError) as error:
         raise invalid(f"{name} must be a number") from error
+
+    if not math.isfinite(number) or not minimum <= number <= maximum:
+        raise invalid(f"{name} must be between {minimum:g} and {maximum:g}")
+    return number
+
+
+def as_email(value: Any, name: str) -> str:
+    """An email address field: text around an "@", without spaces."""
+    email = as_str(value, name).strip()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in email):
+        raise invalid(f"{name} must be an email address")
+    return email
 
 
 def as_str(value: Any, name: str, *, required: bool = True) -> str:

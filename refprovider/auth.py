@@ -59,6 +59,15 @@ def totp_code(secret: str, counter: int) -> str:
     return str(value % 10**TOTP_DIGITS).zfill(TOTP_DIGITS)
 
 
+def is_totp_secret(secret: str) -> bool:
+    """Whether a TOTP secret is base32 that yields a key."""
+    try:
+        totp_code(secret, 0)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
 def totp_matches(secret: str, code: str, now: float | None = None) -> bool:
     """Accept the current step and one step either side (clock drift)."""
     counter = int((time.time() if now is None else now) // TOTP_STEP)
@@ -312,8 +321,9 @@ async def post_auth_refresh(request: Request) -> JSONResponse:
     provider = provider_of(request)
     body = await api.read_json(request)
 
-    uid = body.get("UID") or request.headers.get("x-pm-uid", "")
-    refresh_token = body.get("RefreshToken") or ""
+    uid = api.as_str(body.get("UID"), "UID", required=False)
+    uid = uid or request.headers.get("x-pm-uid", "")
+    refresh_token = api.as_str(body.get("RefreshToken"), "RefreshToken", required=False)
 
     session = provider.conn.execute(
         "SELECT * FROM sessions WHERE uid = ?", (uid,)

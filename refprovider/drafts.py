@@ -32,8 +32,8 @@ def _address(value: Any, name: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise api.invalid(f"{name} must be an object with Name and Address")
     return {
-        "Name": str(value.get("Name") or ""),
-        "Address": str(value.get("Address") or ""),
+        "Name": api.as_str(value.get("Name"), f"{name}.Name", required=False),
+        "Address": api.as_str(value.get("Address"), f"{name}.Address", required=False),
     }
 
 
@@ -45,7 +45,9 @@ def _address_list(value: Any, name: str) -> list[dict[str, str]]:
     return [_address(item, name) for item in value]
 
 
-def _check_body(body: str) -> str:
+def _check_body(body: Any) -> str:
+    if not isinstance(body, str):
+        raise api.invalid("Body must be an armored encrypted message")
     try:
         pgp.split_message(body)
     except pgp.PGPFailure as error:
@@ -165,21 +167,23 @@ def create_draft(
     sender = _address(template.get("Sender"), "Sender")
     address = _sender_address(conn, user_id, sender)
 
-    mime_type = str(template.get("MIMEType") or "text/html")
-    if mime_type not in TEXT_TYPES:
+    mime_type = template.get("MIMEType") or "text/html"
+    if not isinstance(mime_type, str) or mime_type not in TEXT_TYPES:
         raise api.invalid("The MIMEType must be text/plain or text/html")
 
     body = _check_body(api.as_str(template.get("Body"), "Body"))
     action = api.as_int(request_body.get("Action"), "Action", default=ACTION_REPLY)
     parent_id, reference = _parent_reference(
-        conn, user_id, request_body.get("ParentID") or None
+        conn,
+        user_id,
+        api.as_str(request_body.get("ParentID"), "ParentID", required=False) or None,
     )
 
     to_list = _address_list(template.get("ToList"), "ToList")
     cc_list = _address_list(template.get("CCList"), "CCList")
     bcc_list = _address_list(template.get("BCCList"), "BCCList")
-    subject = str(template.get("Subject") or "")
-    external_id = str(template.get("ExternalID") or "")
+    subject = api.as_str(template.get("Subject"), "Subject", required=False)
+    external_id = api.as_str(template.get("ExternalID"), "ExternalID", required=False)
     now = int(time.time())
 
     fields = draft_header(
@@ -237,8 +241,8 @@ def update_draft(
     if not sender["Address"]:
         raise api.invalid("The Sender address is required")
 
-    mime_type = str(template.get("MIMEType") or "")
-    if mime_type not in TEXT_TYPES:
+    mime_type = template.get("MIMEType") or ""
+    if not isinstance(mime_type, str) or mime_type not in TEXT_TYPES:
         raise api.invalid("The MIMEType must be text/plain or text/html")
 
     with store.transaction(conn):
@@ -249,9 +253,11 @@ def update_draft(
             raise api.invalid("Only drafts can be changed")
 
         address = _sender_address(conn, user_id, sender)
-        subject = str(template.get("Subject") or row["subject"])
-        body = template.get("Body") or row["body"]
-        _check_body(body)
+        subject = (
+            api.as_str(template.get("Subject"), "Subject", required=False)
+            or row["subject"]
+        )
+        body = _check_body(template.get("Body") or row["body"])
 
         lists = {}
         for field_name, column in (
@@ -264,7 +270,10 @@ def update_draft(
             else:
                 lists[column] = store.loads(row[column], [])
 
-        external_id = str(template.get("ExternalID") or row["external_id"])
+        external_id = (
+            api.as_str(template.get("ExternalID"), "ExternalID", required=False)
+            or row["external_id"]
+        )
         parent = (
             messages.get_message_row(conn, user_id, row["parent_id"])
             if row["parent_id"]

@@ -17,6 +17,8 @@ from . import api
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api"
+# Longer waits than this would outlast any client's patience and the tests'.
+MAX_DELAY = 600
 
 
 @dataclass
@@ -57,28 +59,29 @@ def rule_from_request(body: dict[str, Any]) -> FaultRule:
         path = path[len(API_PREFIX) :]
 
     status = body.get("Status")
-    delay = body.get("Delay") or 0
+    delay = api.as_number(body.get("Delay"), "Delay", minimum=0, maximum=MAX_DELAY)
     if status is None and not delay:
         raise api.invalid("A fault needs a Status, a Delay, or both")
 
     count = body.get("Count")
-    rule = FaultRule(
+    retry_after = body.get("RetryAfter")
+    return FaultRule(
         path=path,
-        method=body.get("Method") or None,
-        status=api.as_int(status, "Status") if status is not None else None,
-        code=api.as_int(body.get("Code"), "Code") if body.get("Code") else None,
-        count=api.as_int(count, "Count") if count is not None else None,
-        retry_after=(
-            api.as_int(body.get("RetryAfter"), "RetryAfter")
-            if body.get("RetryAfter") is not None
+        method=api.as_str(body.get("Method"), "Method", required=False) or None,
+        status=(
+            api.as_int(status, "Status", minimum=100, maximum=599)
+            if status is not None
             else None
         ),
-        delay=float(delay),
+        code=api.as_int(body.get("Code"), "Code") if body.get("Code") else None,
+        count=(api.as_int(count, "Count", minimum=1) if count is not None else None),
+        retry_after=(
+            api.as_int(retry_after, "RetryAfter", minimum=0)
+            if retry_after is not None
+            else None
+        ),
+        delay=delay,
     )
-
-    if rule.count is not None and rule.count <= 0:
-        raise api.invalid("Count must be positive")
-    return rule
 
 
 class FaultRules:

@@ -292,9 +292,9 @@ def _import_one(
             provider.conn,
             request.state.user_id,
             literal,
-            str(metadata.get("AddressID") or ""),
-            [str(label) for label in metadata.get("LabelIDs") or []],
-            api.as_int(metadata.get("Flags"), "Flags", default=0),
+            api.as_str(metadata.get("AddressID"), "AddressID"),
+            api.as_str_list(metadata.get("LabelIDs"), "LabelIDs"),
+            api.as_int(metadata.get("Flags"), "Flags", default=0, minimum=0),
             api.as_bool(metadata.get("Unread") or 0),
         )
     except (ImportFailure, api.APIError) as error:

@@ -35,6 +35,9 @@ from .faults import rule_from_request
 
 logger = logging.getLogger(__name__)
 
+# Ten years: longer token lives only test overflow, not the client.
+MAX_AUTH_LIFE = 10 * 365 * 24 * 3600
+
 
 def _user(provider: Provider, request: Request) -> sqlite3.Row:
     user = users.find_user(provider.conn, request.path_params["name"])
@@ -73,13 +76,12 @@ async def post_offline(request: Request) -> JSONResponse:
 async def post_auth_life(request: Request) -> JSONResponse:
     provider = provider_of(request)
     body = await api.read_json(request)
-    try:
-        seconds = float(body.get("Seconds", ""))
-    except (TypeError, ValueError) as error:
-        raise api.invalid("Seconds must be a number") from error
-    if seconds < 0:
-        # Zero is allowed: tokens are then born expired, for refresh tests.
-        raise api.invalid("Seconds cannot be negative")
+    if body.get("Seconds") in (None, ""):
+        raise api.invalid("Seconds is required")
+    # Zero is allowed: tokens are then born expired, for refresh tests.
+    seconds = api.as_number(
+        body["Seconds"], "Seconds", minimum=0, maximum=MAX_AUTH_LIFE
+    )
     provider.auth_life = seconds
     return api.ok({"Seconds": seconds})
 
@@ -87,9 +89,8 @@ async def post_auth_life(request: Request) -> JSONResponse:
 async def post_max_updates(request: Request) -> JSONResponse:
     provider = provider_of(request)
     body = await api.read_json(request)
-    count = api.as_int(body.get("Count"), "Count")
-    if count < 0:
-        raise api.invalid("Count cannot be negative (0 means no limit)")
+    # Zero means no limit.
+    count = api.as_int(body.get("Count"), "Count", minimum=0)
     provider.max_updates_per_event = count
     return api.ok({"Count": count})
 
@@ -123,14 +124,27 @@ async def post_reset(request: Request) -> JSONResponse:
 async def post_user(request: Request) -> JSONResponse:
     provider = provider_of(request)
     body = await api.read_json(request)
+    username = api.as_str(body.get("Username"), "Username")
+    password = api.as_str(body.get("Password"), "Password")
+    mailbox_password = api.as_str(
+        body.get("MailboxPassword"), "MailboxPassword", required=False
+    )
+    totp_secret = api.as_str(body.get("TOTPSecret"), "TOTPSecret", required=False)
+    if totp_secret and not auth.is_totp_secret(totp_secret):
+        raise api.invalid("TOTPSecret must be base32")
+    addresses = [
+        api.as_email(email, "Addresses")
+        for email in api.as_str_list(body.get("Addresses"), "Addresses")
+    ]
+
     try:
         user_id = users.create_user(
             provider.conn,
-            api.as_str(body.get("Username"), "Username"),
-            api.as_str(body.get("Password"), "Password"),
-            mailbox_password=body.get("MailboxPassword") or None,
-            totp_secret=body.get("TOTPSecret") or None,
-            addresses=api.as_str_list(body.get("Addresses"), "Addresses") or None,
+            username,
+            password,
+            mailbox_password=mailbox_password or None,
+            totp_secret=totp_secret or None,
+            addresses=addresses or None,
             human_verification=api.as_bool(body.get("HumanVerification") or 0),
             free_plan=api.as_bool(body.get("FreePlan") or 0),
         )
@@ -156,7 +170,13 @@ async def post_refresh_event(request: Request) -> JSONResponse:
     provider = provider_of(request)
     user = _user(provider, request)
     body = await api.read_json(request)
-    flags = api.as_int(body.get("Flags"), "Flags", default=events.REFRESH_MAIL)
+    flags = api.as_int(
+        body.get("Flags"),
+        "Flags",
+        default=events.REFRESH_MAIL,
+        minimum=0,
+        maximum=events.REFRESH_ALL,
+    )
 
     with store.transaction(provider.conn):
         events.record(provider.conn, user["id"], events.KIND_REFRESH, refresh=flags)
@@ -175,12 +195,13 @@ async def post_hv_approve(request: Request) -> JSONResponse:
     provider = provider_of(request)
     user = _user(provider, request)
     body = await api.read_json(request)
+    token = api.as_str(body.get("Token"), "Token", required=False)
 
     with store.transaction(provider.conn):
-        if body.get("Token"):
+        if token:
             cursor = provider.conn.execute(
                 "UPDATE hv_tokens SET approved = 1 WHERE user_id = ? AND token = ?",
-                (user["id"], body["Token"]),
+                (user["id"], token),
             )
         else:
             cursor = provider.conn.execute(
@@ -195,7 +216,7 @@ async def post_address(request: Request) -> JSONResponse:
     body = await api.read_json(request)
     try:
         address_id = users.add_address(
-            provider.conn, user["id"], api.as_str(body.get("Email"), "Email")
+            provider.conn, user["id"], api.as_email(body.get("Email"), "Email")
         )
     except users.UserError as error:
         raise api.APIError(422, api.ALREADY_EXISTS, str(error)) from error
@@ -209,14 +230,28 @@ def _own_address(provider: Provider, user: sqlite3.Row, email: str) -> sqlite3.R
     return address
 
 
+def _address_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """The address settings of a request, checked; unknown names stay for users."""
+    changes: dict[str, Any] = dict(body)
+    if "Status" in body:
+        changes["Status"] = api.as_int(body["Status"], "Status", minimum=0, maximum=2)
+    for name in ("Send", "Receive"):
+        if name in body:
+            changes[name] = api.as_int(body[name], name, minimum=0, maximum=1)
+    if "DisplayName" in body:
+        changes["DisplayName"] = api.as_str(
+            body["DisplayName"], "DisplayName", required=False
+        )
+    return changes
+
+
 async def put_address(request: Request) -> JSONResponse:
     provider = provider_of(request)
     user = _user(provider, request)
     address = _own_address(provider, user, request.path_params["email"])
+    changes = _address_changes(await api.read_json(request))
     try:
-        users.change_address(
-            provider.conn, user["id"], address["id"], await api.read_json(request)
-        )
+        users.change_address(provider.conn, user["id"], address["id"], changes)
     except users.UserError as error:
         raise api.invalid(str(error)) from error
     return api.ok()
@@ -259,13 +294,6 @@ async def post_deliver(request: Request) -> JSONResponse:
     return api.ok({"MessageID": message_id})
 
 
-def _outside_email(value: Any) -> str:
-    email = api.as_str(value, "Email").strip()
-    if "@" not in email or any(char.isspace() for char in email):
-        raise api.invalid("Email must be an email address")
-    return email
-
-
 def _external_key_json(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "Email": row["email"],
@@ -278,7 +306,7 @@ async def post_external_key(request: Request) -> JSONResponse:
     """Give an outside address a public key, as WKD or a contact would."""
     provider = provider_of(request)
     body = await api.read_json(request)
-    email = _outside_email(body.get("Email"))
+    email = api.as_email(body.get("Email"), "Email")
     armored = api.as_str(body.get("PublicKey"), "PublicKey")
 
     try:
@@ -296,7 +324,7 @@ async def get_external_keys(request: Request) -> JSONResponse:
 
 async def delete_external_key(request: Request) -> JSONResponse:
     provider = provider_of(request)
-    email = _outside_email(request.path_params["email"])
+    email = api.as_email(request.path_params["email"], "Email")
     removed = keys.remove_external_keys(provider.conn, email)
     if not removed:
         raise api.APIError(404, api.DOES_NOT_EXIST, "No key for this address")

@@ -290,11 +290,12 @@ def update_label(
         if row is None:
             raise api.not_found("Label does not exist")
 
-        name = _check_name(body["Name"]) if body.get("Name") else row["name"]
-        color = body.get("Color") or row["color"]
+        name = api.as_str(body.get("Name"), "Name", required=False)
+        name = _check_name(name) if name else row["name"]
+        color = api.as_str(body.get("Color"), "Color", required=False) or row["color"]
         parent_id = row["parent_id"]
         if "ParentID" in body:
-            parent_id = body.get("ParentID") or None
+            parent_id = api.as_str(body["ParentID"], "ParentID", required=False) or None
 
         _check_parent(conn, user_id, row["type"], parent_id, moving_id=label_id)
         _check_unique(conn, user_id, name, row["type"], parent_id, label_id)
@@ -411,8 +412,8 @@ async def post_label(request: Request) -> JSONResponse:
         request.state.user_id,
         api.as_str(body.get("Name"), "Name"),
         api.as_int(body.get("Type"), "Type", default=TYPE_LABEL),
-        parent_id=body.get("ParentID") or None,
-        color=body.get("Color") or None,
+        parent_id=api.as_str(body.get("ParentID"), "ParentID", required=False) or None,
+        color=api.as_str(body.get("Color"), "Color", required=False) or None,
     )
     return api.ok({"Label": label})
 

@@ -36,6 +36,7 @@ FLAG_SCHEDULED_SEND = 1 << 20
 MAX_PAGE_SIZE = 150
 DEFAULT_PAGE_SIZE = 100
 MAX_IDS_PAGE = 1000
+MAX_PAGE = 2**40
 
 
 def is_draft(flags: int) -> bool:
@@ -370,9 +371,10 @@ class MessageFilter:
         if page_size < 1 or page_size > MAX_PAGE_SIZE:
             raise api.invalid(f"PageSize must be between 1 and {MAX_PAGE_SIZE}")
 
-        page = api.as_int(values.get("Page"), "Page", default=0)
-        if page < 0:
-            raise api.invalid("Page cannot be negative")
+        # Page times PageSize is an SQL offset, so it must stay within 64 bits.
+        page = api.as_int(
+            values.get("Page"), "Page", default=0, minimum=0, maximum=MAX_PAGE
+        )
 
         limit = values.get("Limit")
         unread = values.get("Unread")

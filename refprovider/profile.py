@@ -58,6 +58,28 @@ async def get_mail_settings(request: Request) -> JSONResponse:
     return api.ok({"MailSettings": users.mail_settings(user)})
 
 
+# The values a client may choose, for the settings that have a fixed set.
+SETTING_CHOICES: dict[str, set[Any]] = {
+    "AttachPublicKey": {0, 1},
+    "Sign": {0, 1},
+    "PGPScheme": {8, 16},
+    "DraftMIMEType": {"text/plain", "text/html"},
+}
+
+
+def _setting_value(setting: str, field: str, raw: Any) -> Any:
+    if setting in {"AttachPublicKey", "Sign", "PGPScheme"}:
+        value: Any = api.as_int(raw, field)
+    else:
+        value = api.as_str(raw, field, required=False)
+
+    choices = SETTING_CHOICES.get(setting)
+    if choices is not None and value not in choices:
+        allowed = ", ".join(str(choice) for choice in sorted(choices, key=str))
+        raise api.invalid(f"{field} must be one of {allowed}")
+    return value
+
+
 @authenticated()
 async def put_mail_setting(request: Request) -> JSONResponse:
     provider = provider_of(request)
@@ -70,10 +92,7 @@ async def put_mail_setting(request: Request) -> JSONResponse:
     if field not in body:
         raise api.invalid(f"{field} is required")
 
-    value: Any = body[field]
-    if setting in {"AttachPublicKey", "Sign", "PGPScheme"}:
-        value = api.as_int(value, field)
-
+    value = _setting_value(setting, field, body[field])
     settings = users.update_mail_settings(
         provider.conn, request.state.user_id, {setting: value}
     )

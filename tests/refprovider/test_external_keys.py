@@ -239,5 +239,5 @@ def test_the_pgp_mime_wire_message_hides_everything_but_the_envelope(
     assert wire["To"] == address
     assert wire["Bcc"] is None and hidden not in addressed["Message"]
     version, sealed = wire.iter_parts()
-    assert version.get_payload().strip() == "Version: 1"
-    assert decrypt(key, sealed.get_payload()) == literal
+    assert str(version.get_payload()).strip() == "Version: 1"
+    assert decrypt(key, str(sealed.get_payload())) == literal
