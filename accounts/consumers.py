@@ -61,6 +61,7 @@ PHASE_TEXT = {
     "waiting": "Waiting to start",
     "labels": "Reading folders and labels",
     "counting": "Counting messages",
+    "listing": "Listing messages",
 }
 
 
@@ -72,7 +73,8 @@ def describe_progress(status: dict[str, Any]) -> dict[str, Any]:
     else:
         percent = 100 if status.get("phase") == "done" else 0
 
-    if status.get("phase") in PHASE_TEXT and not total:
+    # Listing sets the total before any message is done: name the phase.
+    if status.get("phase") in PHASE_TEXT and (not total or not done):
         text = PHASE_TEXT[status["phase"]]
     elif total:
         text = f"{done} of {total} messages ({percent}%)"
