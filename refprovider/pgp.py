@@ -245,7 +245,12 @@ def join_armored(key_packets: bytes, data_packet: bytes) -> str:
     """Armor key packets and a data packet back into one PGP message."""
     try:
         message = pgpy.PGPMessage.from_blob(key_packets + data_packet)
-    except (ValueError, TypeError, NotImplementedError) as error:
+    except (
+        ValueError,
+        TypeError,
+        NotImplementedError,
+        pgpy.errors.PGPError,
+    ) as error:
         raise PGPFailure(f"cannot join message packets: {error}") from error
     return str(message)
 

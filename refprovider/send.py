@@ -145,8 +145,21 @@ def parse_package(raw: Any, index: int) -> Package:
     )
 
     for email, entry in addresses.items():
-        package.recipients.append(_parse_recipient(where, email, entry))
+        recipient = _parse_recipient(where, email, entry)
+        if recipient.body_key_packet is not None:
+            _check_joins(recipient.email, recipient.body_key_packet, body)
+        package.recipients.append(recipient)
     return package
+
+
+def _check_joins(email: str, key_packet: bytes, body: bytes) -> None:
+    """Refuse a key packet that does not make one message with the body."""
+    try:
+        pgp.join_armored(key_packet, body)
+    except pgp.PGPFailure as error:
+        raise api.invalid(
+            f"BodyKeyPacket of {email} and the Body are not one message"
+        ) from error
 
 
 def _parse_recipient(where: str, email: str, entry: Any) -> Recipient:

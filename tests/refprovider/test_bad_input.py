@@ -360,6 +360,7 @@ def actor(refprovider_server: RefProvider):
         "unknown": UNKNOWN_ID,
         "subject": subject.name,
         "subject_alias": alias,
+        "subject_email": subject.addresses[0],
         "me": address["Email"],
         "armored": str(_encrypted(public_key, b"draft")),
         "data_packet": base64.b64encode(data_packet).decode(),
@@ -706,3 +707,47 @@ def test_odd_deliveries_never_break_the_server(actor, literal):
         headers={"Content-Type": "message/rfc822"},
     )
     assert problem(answer, must_fail=not literal.strip()) is None, answer.text
+
+
+# Framed like key packets, but nothing a key could open.
+BOGUS_KEY_PACKETS = {
+    "empty": b"\xc1\x01\x00",
+    "unknown algorithm": b"\xc1\x0c\x03" + b"\x00" * 8 + b"\x21\x00",
+}
+
+
+@pytest.mark.parametrize("scheme", [1, 16], ids=["internal", "pgp-mime"])
+@pytest.mark.parametrize("packet", list(BOGUS_KEY_PACKETS))
+def test_a_key_packet_that_cannot_be_read_is_refused(actor, scheme, packet):
+    recipient = actor.values["subject_email"] if scheme == 1 else "x@outside.example"
+    draft = actor.api.post(
+        "mail/v4/messages",
+        json={
+            "Message": actor.fill(
+                {**DRAFT_MESSAGE, "ToList": [{"Name": "", "Address": recipient}]}
+            )
+        },
+    )
+    assert draft.status_code == 200, draft.text
+    package = {
+        "Addresses": {
+            recipient: {
+                "Type": scheme,
+                "Signature": 0,
+                "BodyKeyPacket": base64.b64encode(BOGUS_KEY_PACKETS[packet]).decode(),
+            }
+        },
+        "MIMEType": "text/plain" if scheme == 1 else "multipart/mixed",
+        "Type": scheme,
+        "Body": actor.values["data_packet"],
+    }
+    actor.reset()
+
+    answer = actor.send_json(
+        Route("POST", f"/mail/v4/messages/{draft.json()['Message']['ID']}"),
+        {"Packages": [package]},
+    )
+
+    assert problem(answer, must_fail=True) is None, answer.text
+    assert answer.status_code == 422
+    assert "BodyKeyPacket" in answer.json()["Error"]
