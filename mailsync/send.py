@@ -5,7 +5,7 @@ The steps, in order:
 1. parse the raw message: body (HTML preferred, else plain text), inline
    images and attachments, recipients (Bcc are the envelope recipients that
    no header names);
-2. check that the From address may send for this login;
+2. check that every From address may send for this login (one From field);
 3. create a draft encrypted to the sending address's key, threaded under its
    parent (found by the In-Reply-To/References Message-IDs);
 4. upload each attachment: key packet, data packet, detached signature;
@@ -118,6 +118,10 @@ class OutgoingMessage:
     forwarded_message_id: str = ""
     # The whole message without Bcc, for PGP/MIME recipients.
     mime_body: bytes = b""
+    # Every address of the From field(s), and how many From fields there are:
+    # PGP/MIME recipients see these headers as written, so all must be ours.
+    authors: list[EmailAddress] = field(default_factory=list)
+    from_fields: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,9 +162,8 @@ def parse_message(
             bcc_list.append(EmailAddress(recipient))
             named.add(recipient.lower())
 
-    senders = _addresses(headers.get("from", [])) or _addresses(
-        headers.get("sender", [])
-    )
+    authors = _addresses(headers.get("from", []))
+    senders = authors or _addresses(headers.get("sender", []))
 
     collector = _PartCollector()
     collector.visit(message)
@@ -181,6 +184,8 @@ def parse_message(
             headers.get("x-forwarded-message-id", [])
         ),
         mime_body=_without_bcc(raw),
+        authors=authors,
+        from_fields=len(headers.get("from", [])),
     )
 
 
@@ -546,8 +551,17 @@ async def _send(
             transient=False,
         ) from exc
 
+    if outgoing.from_fields > 1:
+        raise SendFailed(
+            "The message has more than one From field; name its author once.",
+            kind="message",
+            transient=False,
+        )
+
     sender_email = outgoing.sender.address if outgoing.sender else mail_from
     address = _sending_address(unlocked, sender_email, allowed_senders)
+    for author in outgoing.authors[1:]:
+        _sending_address(unlocked, author.address, allowed_senders)
     # The provider knows the address itself, not a plus alias of it.
     name = outgoing.sender.name if outgoing.sender else ""
     outgoing.sender = EmailAddress(address.email, name or address.display_name)

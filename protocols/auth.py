@@ -126,18 +126,21 @@ def authenticate_sync(
 
     retry_after = _throttled_for(user_key, peer_key)
     if retry_after:
-        logger.warning("login refused for %s from %s: throttled", username, host)
+        logger.warning("login refused for %r from %s: throttled", username, host)
         raise LoginThrottled(
             "Too many failed logins from your address; try again in "
             f"{_minutes(retry_after)} minutes.",
             retry_after,
         )
 
-    authenticated = _check_credentials(username, password)
+    # A NUL cannot be in an address or a bridge password, and PostgreSQL
+    # refuses it in a query: such a login is simply wrong.
+    readable = "\x00" not in username and "\x00" not in password
+    authenticated = _check_credentials(username, password) if readable else None
     if authenticated is None:
         _count_failure(user_key)
         _count_failure(peer_key)
-        logger.info("login failed for %s from %s", username, host)
+        logger.info("login failed for %r from %s", username, host)
         raise AuthFailed("Unknown address or wrong bridge password.")
 
     cache.delete(user_key)

@@ -41,6 +41,12 @@ MAX_RECIPIENTS = 100
 # Provider sessions are kept between messages; one unused this long is closed.
 SESSION_IDLE_SECONDS = 10 * 60
 
+# The longest "Retry-After" from the provider worth waiting out inside one
+# DATA command. Mail programs stop waiting for the reply after about a minute
+# and the provider client retries a few times; a longer wait is answered with
+# a 451 at once, and the mail program tries again later.
+MAX_RETRY_AFTER_SECONDS = 10.0
+
 
 def connection_name(session: Session) -> str:
     """How log lines name a connection: the peer's address and port."""
@@ -54,7 +60,10 @@ class SessionPool:
     """Provider sessions (client and unlocked keys) shared by connections."""
 
     def __init__(self, client_options: dict[str, Any] | None = None) -> None:
-        self.client_options = client_options or {}
+        self.client_options = {
+            "max_retry_after": MAX_RETRY_AFTER_SECONDS,
+            **(client_options or {}),
+        }
         self._sessions: dict[int, tuple[AccountSession, float]] = {}
         self._lock = asyncio.Lock()
 
@@ -187,10 +196,10 @@ class SubmissionHandler:
                 login, secret, session.peer, protocol="SMTP"
             )
         except LoginThrottled as exc:
-            logger.warning("%s AUTH as %s refused: throttled", name, login)
+            logger.warning("%s AUTH as %r refused: throttled", name, login)
             return _auth_reply(f"454 4.7.0 {exc}")
         except AuthFailed as exc:
-            logger.info("%s AUTH as %s failed", name, login)
+            logger.info("%s AUTH as %r failed", name, login)
             return _auth_reply(f"535 5.7.8 Authentication failed: {exc}")
 
         logger.info("%s AUTH as %s", name, login)
@@ -213,7 +222,7 @@ class SubmissionHandler:
         senders = await sync_to_async(allowed_senders)(authenticated)
         if find_sending_address(senders, address) is None:
             logger.info(
-                "%s MAIL FROM %s refused: not a sending address",
+                "%s MAIL FROM %r refused: not a sending address",
                 connection_name(session),
                 address,
             )
@@ -234,6 +243,18 @@ class SubmissionHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if not is_mailbox_address(address):
+            # aiosmtpd lets "<>" and a bare local part through; the provider
+            # would take them and report the message sent to nobody.
+            logger.info(
+                "%s RCPT TO %r refused: not an address",
+                connection_name(session),
+                address,
+            )
+            return (
+                f"553 5.1.3 {address or '<>'} is not a recipient address; "
+                "use name@domain."
+            )
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return f"452 4.5.3 At most {MAX_RECIPIENTS} recipients per message."
 
@@ -367,6 +388,12 @@ def send_failure_reply(exc: SendFailed) -> str:
         exc.kind, "5.0.0"
     )
     return f"554 {detail} {exc}"
+
+
+def is_mailbox_address(address: str) -> bool:
+    """True for ``local@domain``: something a message can be delivered to."""
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and domain)
 
 
 def allowed_senders(authenticated: Authenticated) -> list[Address]:

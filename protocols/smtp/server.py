@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 from django.conf import settings
 
 from protocols.auth import is_loopback
@@ -50,6 +50,7 @@ class BridgeSMTP(SMTP):
         super().__init__(handler, **options)
         self.service = service
         self.implicit_tls = implicit_tls
+        self._lost = False
         self._size_reply = (
             f"552 5.3.4 The message is larger than the "
             f"{_human_size(self.data_size_limit)} this bridge accepts."
@@ -74,8 +75,40 @@ class BridgeSMTP(SMTP):
         logger.debug("SMTP connection from %s", peer)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._lost:
+            return  # already ended by _abandon()
+        self._lost = True
         self.service.connections.discard(self)
         super().connection_lost(error)
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        # aiosmtpd would wrap TLS inside TLS, which asyncio cannot undo when
+        # that handshake fails: the connection dies with a traceback.
+        if not arg and (self.implicit_tls or self._tls_protocol is not None):
+            await self.push("503 5.5.1 TLS is already active on this connection.")
+            return
+
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException:
+            # The client's side of the handshake failed (wrong protocol, no
+            # common cipher, an aborted connection): nothing to reply to.
+            logger.info("SMTP TLS handshake from %s failed", self._peer_name())
+            self._abandon()
+
+    def _abandon(self) -> None:
+        # A TLS layer whose handshake failed never reports the connection's
+        # end to us, which would leave this conversation waiting forever.
+        if self._original_transport is not None:
+            self._original_transport.close()
+        self.connection_lost(None)
+
+    def _peer_name(self) -> str:
+        peer = self.session.peer if self.session is not None else None
+        if isinstance(peer, tuple | list) and len(peer) >= 2:
+            return f"{peer[0]}:{peer[1]}"
+        return str(peer)
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
