@@ -44,12 +44,16 @@ from mailsync.provider.errors import (
     SRPError,
 )
 from mailsync.provider.types import Session
-from mailsync.session import encode_key_passphrase, new_client
+from mailsync.session import encode_key_passphrase, new_client, stored_session
 
 logger = logging.getLogger(__name__)
 
 # Wrong codes or mailbox passwords before the pending login is dropped.
 MAX_ATTEMPTS = 3
+
+# A person waits for the page while the bridge talks to the provider: a
+# "Retry-After" longer than this is reported at once instead of waited out.
+MAX_RETRY_AFTER_SECONDS = 5.0
 
 
 @dataclass
@@ -103,7 +107,7 @@ def start_link(
         .exists()
     )
     if session.user_id and other_owner:
-        _provider_call(_logout, session)
+        _logout_quietly(session)
         raise LinkError(
             "This provider account is already linked by another person on this bridge."
         )
@@ -113,7 +117,12 @@ def start_link(
     elif result.needs_mailbox_password:
         step = PendingLink.Step.MAILBOX_PASSWORD
     else:
-        return _finish(owner, username, session, password)
+        try:
+            return _finish(owner, username, session, password)
+        except LinkError:
+            # Nothing waits for this session: the person starts again.
+            _logout_quietly(session)
+            raise
 
     pending = PendingLink(
         owner=owner,
@@ -175,11 +184,7 @@ def cancel_link(owner, pending_id) -> None:
 
     session = _pending_session(pending)
     pending.delete()
-    try:
-        _provider_call(_logout, session)
-    except LinkError as exc:
-        # The session dies on its own at the provider; nothing else to undo.
-        logger.info("logout of a cancelled login failed: %s", exc)
+    _logout_quietly(session)
 
 
 def purge_expired_links() -> int:
@@ -210,7 +215,12 @@ def _finish(
             _count_attempt(pending)
         raise LinkError(message) from exc
 
-    account, relinked = _save_account(owner, username, session, unlocked, pending)
+    account, relinked, replaced = _save_account(
+        owner, username, session, unlocked, pending
+    )
+    if replaced is not None and replaced.uid != session.uid:
+        # The earlier login's tokens are no longer kept anywhere.
+        _logout_quietly(replaced)
     if relinked:
         record_activity(
             account, Activity.Kind.ACCOUNT, "Logged in to the provider again"
@@ -231,7 +241,8 @@ def _save_account(
     session: Session,
     unlocked: UnlockedAccount,
     pending: PendingLink | None,
-) -> tuple[LinkedAccount, bool]:
+) -> tuple[LinkedAccount, bool, Session | None]:
+    """Store the login; also return the session it replaces, if any."""
     user = unlocked.user
     enabled = [address for address in unlocked.addresses if address.enabled]
     primary = enabled[0].email if enabled else user.email
@@ -249,6 +260,7 @@ def _save_account(
             )
 
         relinked = account is not None
+        replaced = stored_session(account) if account is not None else None
         if account is None:
             account = LinkedAccount(owner=owner, provider_user_id=user.id)
 
@@ -280,7 +292,7 @@ def _save_account(
 
         if pending is not None and pending.pk:
             pending.delete()
-    return account, relinked
+    return account, relinked, replaced
 
 
 # -- pending logins ----------------------------------------------------------
@@ -302,10 +314,7 @@ def _count_attempt(pending: PendingLink) -> None:
     if pending.attempts >= MAX_ATTEMPTS:
         session = _pending_session(pending)
         pending.delete()
-        try:
-            _provider_call(_logout, session)
-        except LinkError:
-            logger.info("logout after too many attempts failed")
+        _logout_quietly(session)
         raise LinkError("Too many wrong attempts. Start the login again.")
     pending.save(update_fields=["attempts"])
 
@@ -337,29 +346,48 @@ def _provider_call(function, *args):
         raise LinkError("The keys could not be unlocked.") from exc
 
 
+def _logout_quietly(session: Session) -> None:
+    """End a session at the provider; if that fails it expires there anyway."""
+    try:
+        _provider_call(_logout, session)
+    except LinkError as exc:
+        logger.info("logout of an unused login session failed: %s", exc)
+
+
+def _client(session: Session | None = None):
+    return new_client(session=session, max_retry_after=MAX_RETRY_AFTER_SECONDS)
+
+
 async def _login(username, password, hv_token, hv_type):
-    async with new_client() as client:
+    async with _client() as client:
         return await client.login(
             username, password, hv_token=hv_token, hv_token_type=hv_type
         )
 
 
 async def _second_factor(session: Session, code: str) -> Session:
-    async with new_client(session=session) as client:
+    async with _client(session) as client:
         client.two_factor_pending = True
         await client.submit_2fa(code)
         return client.session or session
 
 
 async def _unlock(session: Session, key_password: str):
-    async with new_client(session=session) as client:
+    async with _client(session) as client:
         unlocked = await client.unlock(key_password)
         return client.session, unlocked
 
 
 async def _logout(session: Session) -> None:
-    async with new_client(session=session) as client:
+    async with _client(session) as client:
         await client.logout()
+
+
+def _wait_text(retry_after: float | None) -> str:
+    if not retry_after:
+        return "a few minutes"
+    minutes = max(1, -(-int(retry_after) // 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _link_error(exc: ProviderError) -> LinkError:
@@ -385,7 +413,7 @@ def _link_error(exc: ProviderError) -> LinkError:
     if isinstance(exc, RateLimited):
         return LinkError(
             "The provider is refusing logins for a while (too many attempts). "
-            "Wait a few minutes, then try again."
+            f"Wait {_wait_text(exc.retry_after)}, then try again."
         )
     if isinstance(exc, ServerUnavailable | NetworkError):
         return LinkError(
