@@ -19,7 +19,6 @@ import pytest
 
 from accounts.models import LinkedAccount
 from tests.fixtures.dovecot import DovecotClient, DovecotServer, parse_fetch
-from tests.fixtures.dovecot import dovecot as dovecot  # noqa: F401 (fixture)
 from tests.fixtures.imap import (
     RawClient,
     RunningIMAP,

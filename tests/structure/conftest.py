@@ -8,7 +8,6 @@ import pytest
 
 from mailsync.structure import normalize_crlf
 from tests.fixtures.dovecot import DovecotClient, DovecotServer, FetchItem
-from tests.fixtures.dovecot import dovecot as dovecot  # noqa: F401 (fixture)
 from tests.support import corpus_files
 
 HERE = Path(__file__).resolve().parent
