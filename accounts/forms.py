@@ -5,6 +5,7 @@ error asks for the password again rather than put it in the page.
 """
 
 import datetime
+import hashlib
 import ipaddress
 import logging
 import re
@@ -14,7 +15,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.core.cache import cache
 
 from accounts.models import LinkedAccount
 
@@ -23,6 +25,11 @@ logger = logging.getLogger(__name__)
 # Generous for a certificate chain or a key, small enough to refuse junk early.
 MAX_PEM_BYTES = 64 * 1024
 MIN_RSA_BITS = 2048
+# Dashboard sign-in failures tolerated within the window, per (username,
+# address) and per address, as for mail program logins (protocols.auth).
+SIGN_IN_MAX_FAILURES_PER_USER = 5
+SIGN_IN_MAX_FAILURES_PER_ADDRESS = 20
+SIGN_IN_FAILURE_WINDOW_SECONDS = 15 * 60
 HOSTNAME_PATTERN = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -37,6 +44,68 @@ def password_field(label: str, autocomplete: str) -> forms.CharField:
             render_value=False, attrs={"autocomplete": autocomplete}
         ),
     )
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, with failed attempts counted and limited.
+
+    The dashboard reveals bridge passwords and links accounts, so guessing
+    its passwords must stay slow. The window starts at the first failure.
+    """
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That username and password do not match. Try again.",
+        "throttled": (
+            "Too many failed sign-ins from your address; try again in "
+            f"{SIGN_IN_FAILURE_WINDOW_SECONDS // 60} minutes."
+        ),
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        user_key, address_key = _sign_in_failure_keys(username, address)
+
+        counts = cache.get_many([user_key, address_key])
+        if (
+            counts.get(user_key, 0) >= SIGN_IN_MAX_FAILURES_PER_USER
+            or counts.get(address_key, 0) >= SIGN_IN_MAX_FAILURES_PER_ADDRESS
+        ):
+            logger.warning(
+                "sign-in as %r from %s refused: throttled", username, address
+            )
+            raise forms.ValidationError(
+                self.error_messages["throttled"], code="throttled"
+            )
+
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError as error:
+            if error.code == "invalid_login":
+                _count_sign_in_failure(user_key)
+                _count_sign_in_failure(address_key)
+                logger.info("sign-in as %r from %s failed", username, address)
+            raise
+
+        cache.delete(user_key)
+        return cleaned
+
+
+def _sign_in_failure_keys(username: str, address: str) -> tuple[str, str]:
+    # Hashed: cache keys must be short and free of odd characters.
+    pair = hashlib.sha256(f"{username.casefold()}\0{address}".encode()).hexdigest()
+    where = hashlib.sha256(address.encode()).hexdigest()
+    return f"sign-in-failures:user:{pair[:32]}", f"sign-in-failures:peer:{where[:32]}"
+
+
+def _count_sign_in_failure(key: str) -> None:
+    # ``add`` starts the window only if no count exists; ``incr`` keeps it.
+    cache.add(key, 0, SIGN_IN_FAILURE_WINDOW_SECONDS)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.add(key, 1, SIGN_IN_FAILURE_WINDOW_SECONDS)
 
 
 class PersonForm(UserCreationForm):
