@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import mailsync.models
 from django.db import migrations, models
+
+import mailsync.models
 
 
 class Migration(migrations.Migration):

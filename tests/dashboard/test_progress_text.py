@@ -11,8 +11,16 @@ from accounts.consumers import describe_progress
         ({"phase": "labels", "done": 0, "total": 0}, "Reading folders and labels", 0),
         ({"phase": "listing", "done": 0, "total": 300}, "Listing messages", 0),
         ({"phase": "messages", "done": 0, "total": 300}, "0 of 300 messages (0%)", 0),
-        ({"phase": "messages", "done": 150, "total": 300}, "150 of 300 messages (50%)", 50),
-        ({"phase": "done", "done": 300, "total": 300}, "300 of 300 messages (100%)", 100),
+        (
+            {"phase": "messages", "done": 150, "total": 300},
+            "150 of 300 messages (50%)",
+            50,
+        ),
+        (
+            {"phase": "done", "done": 300, "total": 300},
+            "300 of 300 messages (100%)",
+            100,
+        ),
     ],
     ids=["labels", "listing", "messages-start", "messages-half", "done"],
 )
