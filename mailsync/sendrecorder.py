@@ -58,6 +58,12 @@ def message_hash(raw: bytes) -> str:
         digest.update(b"part:" + part.get_content_type().encode() + b"\n")
         disposition = (part.get_content_disposition() or "").lower()
         digest.update(b"disposition:" + disposition.encode() + b"\n")
+        # Two attachments with the same bytes under other names are another
+        # message: treating them as one would answer 250 for mail not sent.
+        filename = part.get_filename() or ""
+        digest.update(
+            b"filename:" + filename.encode("utf-8", "surrogateescape") + b"\n"
+        )
         digest.update(_body_bytes(part))
         digest.update(b"\n")
 

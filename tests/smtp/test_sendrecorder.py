@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from mailsync import sendrecorder
-from tests.smtp.messages import plain
+from tests.smtp.messages import plain, with_attachment
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +39,15 @@ def test_another_message_or_account_is_not_found():
     assert sendrecorder.recent_sent_message(7, bytes(other_body)) is None
     assert sendrecorder.recent_sent_message(7, bytes(other_recipient)) is None
     assert sendrecorder.recent_sent_message(8, bytes(sent)) is None
+
+
+def test_the_same_attachment_under_another_name_is_another_message():
+    report = with_attachment("alice@proton.test", "bob@example.org", b"%PDF", "q1.pdf")
+    renamed = with_attachment("alice@proton.test", "bob@example.org", b"%PDF", "q2.pdf")
+
+    assert sendrecorder.message_hash(bytes(report)) != sendrecorder.message_hash(
+        bytes(renamed)
+    )
 
 
 def test_claims_make_a_second_send_wait_or_reuse_the_first():
