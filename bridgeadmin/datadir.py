@@ -15,10 +15,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def data_dir() -> Path:
-    """Return the data directory, creating it (mode 0700) when missing."""
+    """Return the data directory, private to this user (mode 0700).
+
+    The directory holds the index (addresses, subjects) and the keys that
+    open everything else, so it is made private even when it already
+    existed with looser permissions.
+    """
     configured = os.environ.get("BRIDGE_DATA_DIR")
     path = Path(configured).expanduser() if configured else REPO_ROOT / "data"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
     return path.resolve()
 
 

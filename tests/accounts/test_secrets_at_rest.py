@@ -69,3 +69,15 @@ def test_account_secrets_never_reach_the_database_in_clear():
     assert reloaded.check_bridge_password(password)
     assert not reloaded.check_bridge_password(password[:-1] + "x")
     assert not reloaded.check_bridge_password("")
+
+
+def test_the_data_directory_is_made_private_even_if_it_existed(tmp_path, monkeypatch):
+    from bridgeadmin.datadir import data_dir
+
+    shared = tmp_path / "bridge-data"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    monkeypatch.setenv("BRIDGE_DATA_DIR", str(shared))
+
+    assert data_dir() == shared.resolve()
+    assert shared.stat().st_mode & 0o777 == 0o700
