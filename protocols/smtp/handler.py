@@ -100,16 +100,23 @@ class SessionPool:
                 await session.aclose()
 
 
+# How long an abandoned send may take to remove its draft before the reply.
+CANCELLED_SEND_CLEANUP_SECONDS = 15
+
+
 class Transactions:
     """Counts DATA commands in progress, so a shutdown can wait for them.
 
     A transaction counts until its reply is written: a message sent but not
-    yet acknowledged is in progress too.
+    yet acknowledged is in progress too. The send behind a command is
+    tracked apart: it may outlive its command (cancelled when the connection
+    ends) and still have to remove its draft.
     """
 
     def __init__(self) -> None:
         self.active = 0
         self.stopping = False
+        self._sends: set[asyncio.Task] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -121,8 +128,25 @@ class Transactions:
             yield
         finally:
             self.active -= 1
-            if self.active == 0:
-                self._idle.set()
+            self._update_idle()
+
+    def track(self, send: asyncio.Task) -> None:
+        """Keep a shutdown waiting until ``send`` has really finished."""
+        self._sends.add(send)
+        self._idle.clear()
+        send.add_done_callback(self._send_done)
+
+    def _send_done(self, send: asyncio.Task) -> None:
+        # Its outcome was either awaited or no longer matters; reading it
+        # here keeps asyncio from reporting an exception nobody retrieved.
+        if not send.cancelled():
+            send.exception()
+        self._sends.discard(send)
+        self._update_idle()
+
+    def _update_idle(self) -> None:
+        if self.active == 0 and not self._sends:
+            self._idle.set()
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
@@ -272,11 +296,15 @@ class SubmissionHandler:
             return "421 4.3.2 The bridge is shutting down; try again in a moment."
 
         started = time.monotonic()
+        # The send runs as its own task: aiosmtpd may cancel this handler
+        # more than once when a connection ends, and a second cancel must not
+        # cut the send's own cleanup (removing its draft) short.
+        send = asyncio.ensure_future(self._send(authenticated, envelope, raw))
+        self.transactions.track(send)
         try:
-            result = await asyncio.wait_for(
-                self._send(authenticated, envelope, raw), self.send_deadline
-            )
+            result = await asyncio.wait_for(asyncio.shield(send), self.send_deadline)
         except TimeoutError:
+            await _cancel_and_wait(send)
             logger.warning("%s send abandoned after %.0f s", name, self.send_deadline)
             await _record(
                 authenticated,
@@ -288,6 +316,9 @@ class SubmissionHandler:
                 "451 4.4.7 The provider did not answer in time; the message "
                 "was not sent. Try again later."
             )
+        except asyncio.CancelledError:
+            send.cancel()
+            raise
         except SendFailed as exc:
             logger.info(
                 "%s send refused (%s, transient=%s)", name, exc.kind, exc.transient
@@ -438,3 +469,9 @@ def _b64(value: str) -> bytes | None:
         return b64decode(value.encode(), validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+async def _cancel_and_wait(task: asyncio.Task) -> None:
+    """Cancel a send and let it finish its cleanup (bounded by the shutdown)."""
+    task.cancel()
+    await asyncio.wait({task}, timeout=CANCELLED_SEND_CLEANUP_SECONDS)

@@ -302,12 +302,6 @@ def test_sigterm_lets_a_message_being_sent_finish(
     stop_and_check(again)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aiosmtpd cancels the DATA handler twice (EOF, then connection lost); "
-    "the second cancel ends asyncio.wait_for before the cut-off send has "
-    "discarded its draft, so stop() stops waiting and the loop ends first",
-)
 def test_sigterm_abandons_a_slow_send_without_acknowledging_it(
     tmp_path: Path, processes: list[ChildProcess]
 ) -> None:
