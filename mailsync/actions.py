@@ -293,9 +293,12 @@ class MailActions:
                 return current
             return mode == "add"
 
-        to_read, to_unread, to_star, to_unstar, to_forward, to_unforward = (
-            [] for _ in range(6)
-        )
+        to_read: list[str] = []
+        to_unread: list[str] = []
+        to_star: list[str] = []
+        to_unstar: list[str] = []
+        to_forward: list[str] = []
+        to_unforward: list[str] = []
         for row in rows:
             seen = wanted(SEEN, not row.unread)
             if seen == row.unread:

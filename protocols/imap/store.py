@@ -702,7 +702,7 @@ def _placeholder(name: str, *, has_children: bool) -> MailboxInfo:
     return MailboxInfo(
         id=None,
         name=name,
-        kind=Mailbox.Kind.PLACEHOLDER,
+        kind=str(Mailbox.Kind.PLACEHOLDER),
         label_id="",
         special_use="",
         uidvalidity=1,
