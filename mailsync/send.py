@@ -25,7 +25,6 @@ into replies.
 """
 
 import asyncio
-import base64
 import email
 import email.policy
 import logging
@@ -55,7 +54,6 @@ from mailsync.provider.types import (
     SCHEME_CLEAR,
     SCHEME_INTERNAL,
     SCHEME_PGP_MIME,
-    SIGNATURE_DETACHED,
     SIGNATURE_NONE,
     DraftTemplate,
     EmailAddress,
@@ -428,15 +426,6 @@ def find_sending_address(addresses: Iterable[Any], email_address: str) -> Any | 
 # -- sending --------------------------------------------------------------------
 
 
-@dataclass
-class PackageRecipient:
-    """A recipient's address, scheme and (unless clear) public key."""
-
-    address: str
-    scheme: int
-    public_key: pgp.PublicKey | None = None
-
-
 async def send_message(
     client: Any,
     unlocked: Any,
@@ -776,7 +765,7 @@ def _unique(recipients: list[str]) -> list[str]:
     return list(seen.values())
 
 
-async def _resolve_recipient(client: Any, address: str) -> PackageRecipient:
+async def _resolve_recipient(client: Any, address: str) -> pgp.Recipient:
     try:
         keys = await client.get_public_keys(address)
     except ValidationError as exc:
@@ -796,10 +785,11 @@ async def _resolve_recipient(client: Any, address: str) -> PackageRecipient:
                 kind="recipient",
                 transient=False,
             )
-        return PackageRecipient(address, SCHEME_INTERNAL, public_key)
+        return pgp.Recipient(address, SCHEME_INTERNAL, public_key)
     if public_key is not None:
-        return PackageRecipient(address, SCHEME_PGP_MIME, public_key)
-    return PackageRecipient(address, SCHEME_CLEAR)
+        return pgp.Recipient(address, SCHEME_PGP_MIME, public_key)
+    # A clear copy goes out without a detached signature.
+    return pgp.Recipient(address, SCHEME_CLEAR, signature=SIGNATURE_NONE)
 
 
 def _encryption_key(keys: list[Any]) -> pgp.PublicKey | None:
@@ -816,87 +806,33 @@ def make_packages(
     keyring: pgp.KeyRing,
     outgoing: OutgoingMessage,
     attachment_keys: dict[str, pgp.SessionKey],
-    recipients: list[PackageRecipient],
+    recipients: list[pgp.Recipient],
 ) -> list[dict[str, Any]]:
+    """One package for the body's recipients, one for the PGP/MIME ones."""
     packages: list[dict[str, Any]] = []
 
     text_recipients = [r for r in recipients if r.scheme != SCHEME_PGP_MIME]
     if text_recipients:
         packages.append(
-            _text_package(keyring, outgoing, attachment_keys, text_recipients)
+            pgp.build_send_package(
+                outgoing.mime_type,
+                outgoing.body.encode("utf-8"),
+                text_recipients,
+                signer=keyring,
+                attachment_keys=attachment_keys,
+            )
         )
 
+    # PGP/MIME recipients get the whole message, attachments inside it.
     mime_recipients = [r for r in recipients if r.scheme == SCHEME_PGP_MIME]
     if mime_recipients:
-        packages.append(_mime_package(keyring, outgoing, mime_recipients))
+        packages.append(
+            pgp.build_send_package(
+                "multipart/mixed", outgoing.mime_body, mime_recipients, signer=keyring
+            )
+        )
 
     return packages
-
-
-def _text_package(
-    keyring: pgp.KeyRing,
-    outgoing: OutgoingMessage,
-    attachment_keys: dict[str, pgp.SessionKey],
-    recipients: list[PackageRecipient],
-) -> dict[str, Any]:
-    body_key = pgp.generate_session_key()
-    body = pgp.encrypt_with_session_key(
-        outgoing.body.encode("utf-8"), body_key, signer=keyring
-    )
-    package: dict[str, Any] = {
-        "Addresses": {},
-        "MIMEType": outgoing.mime_type,
-        "Type": 0,
-        "Body": _b64(body),
-    }
-
-    for recipient in recipients:
-        package["Type"] |= recipient.scheme
-        if recipient.scheme == SCHEME_CLEAR:
-            # The provider itself delivers the clear copy, so it gets the keys.
-            package["BodyKey"] = body_key.to_api()
-            package["AttachmentKeys"] = {
-                attachment_id: key.to_api()
-                for attachment_id, key in attachment_keys.items()
-            }
-            package["Addresses"][recipient.address] = {
-                "Type": SCHEME_CLEAR,
-                "Signature": SIGNATURE_NONE,
-            }
-            continue
-
-        assert recipient.public_key is not None
-        package["Addresses"][recipient.address] = {
-            "Type": recipient.scheme,
-            "Signature": SIGNATURE_DETACHED,
-            "BodyKeyPacket": _b64(recipient.public_key.encrypt_session_key(body_key)),
-            "AttachmentKeyPackets": {
-                attachment_id: _b64(recipient.public_key.encrypt_session_key(key))
-                for attachment_id, key in attachment_keys.items()
-            },
-        }
-    return package
-
-
-def _mime_package(
-    keyring: pgp.KeyRing, outgoing: OutgoingMessage, recipients: list[PackageRecipient]
-) -> dict[str, Any]:
-    body_key = pgp.generate_session_key()
-    body = pgp.encrypt_with_session_key(outgoing.mime_body, body_key, signer=keyring)
-    package: dict[str, Any] = {
-        "Addresses": {},
-        "MIMEType": "multipart/mixed",
-        "Type": SCHEME_PGP_MIME,
-        "Body": _b64(body),
-    }
-    for recipient in recipients:
-        assert recipient.public_key is not None
-        package["Addresses"][recipient.address] = {
-            "Type": SCHEME_PGP_MIME,
-            "Signature": SIGNATURE_DETACHED,
-            "BodyKeyPacket": _b64(recipient.public_key.encrypt_session_key(body_key)),
-        }
-    return package
 
 
 async def _send_draft(
@@ -987,7 +923,3 @@ def _send_failure(exc: ProviderError, step: str) -> SendFailed:
         kind="provider",
         transient=False,
     )
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

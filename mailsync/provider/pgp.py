@@ -54,7 +54,16 @@ from mailsync.provider.errors import (
     KeyUnlockError,
     SignatureError,
 )
-from mailsync.provider.types import Address, Key, User
+from mailsync.provider.types import (
+    SCHEME_CLEAR_MIME,
+    SCHEME_INTERNAL,
+    SCHEME_PGP_INLINE,
+    SCHEME_PGP_MIME,
+    SIGNATURE_DETACHED,
+    Address,
+    Key,
+    User,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -597,15 +606,8 @@ def unlock_keys(
     return UnlockedKeys(user_ring, rings)
 
 
-# Send schemes and signature types of a send package (see types.py too).
-_SCHEME_INTERNAL = 1
-_SCHEME_CLEAR = 4
-_SCHEME_PGP_INLINE = 8
-_SCHEME_PGP_MIME = 16
-_SCHEME_CLEAR_MIME = 32
-_MIME_SCHEMES = {_SCHEME_PGP_MIME, _SCHEME_CLEAR_MIME}
-_ENCRYPTED_SCHEMES = {_SCHEME_INTERNAL, _SCHEME_PGP_INLINE, _SCHEME_PGP_MIME}
-_SIGNATURE_DETACHED = 1
+_MIME_SCHEMES = {SCHEME_PGP_MIME, SCHEME_CLEAR_MIME}
+_ENCRYPTED_SCHEMES = {SCHEME_INTERNAL, SCHEME_PGP_INLINE, SCHEME_PGP_MIME}
 
 
 @dataclass(frozen=True)
@@ -615,7 +617,7 @@ class Recipient:
     email: str
     scheme: int
     public_key: PublicKey | None = None
-    signature: int = _SIGNATURE_DETACHED
+    signature: int = SIGNATURE_DETACHED
 
 
 def build_send_package(

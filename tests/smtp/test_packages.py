@@ -11,7 +11,7 @@ import email.policy
 import pytest
 
 from mailsync.provider import pgp
-from mailsync.send import PackageRecipient, make_packages, parse_message
+from mailsync.send import make_packages, parse_message
 from tests.provider.keys import new_key
 from tests.smtp.messages import with_attachment
 
@@ -41,9 +41,9 @@ def sent(keys):
     )
     attachment_keys = {"att-1": pgp.generate_session_key()}
     recipients = [
-        PackageRecipient("inside@example.test", 1, pgp.PublicKey(keys["inside"][1])),
-        PackageRecipient("clear@example.test", 4),
-        PackageRecipient("pgp@example.test", 16, pgp.PublicKey(keys["pgp"][1])),
+        pgp.Recipient("inside@example.test", 1, pgp.PublicKey(keys["inside"][1])),
+        pgp.Recipient("clear@example.test", 4, signature=0),
+        pgp.Recipient("pgp@example.test", 16, pgp.PublicKey(keys["pgp"][1])),
     ]
     packages = make_packages(keys["me"][0], outgoing, attachment_keys, recipients)
     return packages, attachment_keys
