@@ -51,6 +51,7 @@ from protocols.imap.store import (
 logger = logging.getLogger(__name__)
 
 AUTOLOGOUT_SECONDS = 30 * 60
+LISTEN_RETRY_SECONDS = 2.0
 # Message bytes held at once while answering a FETCH of whole messages.
 BODY_BYTES_PER_READ = 8 * 1024 * 1024
 DELIMITER = "/"
@@ -592,8 +593,17 @@ class ImapSession:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("[%s] change notifications stopped", self.id)
-                return
+                # A channel layer that lost its server (Redis restarting):
+                # try again shortly, and re-read the mailbox meanwhile, since
+                # a change may have gone by unseen.
+                logger.warning(
+                    "[%s] change notifications interrupted; retrying", self.id
+                )
+                if self.view is not None:
+                    self.view.dirty = True
+                    self._wakeup.set()
+                await asyncio.sleep(LISTEN_RETRY_SECONDS)
+                continue
             if message.get("type") != "mailbox.changed":
                 continue
             view = self.view
