@@ -42,7 +42,7 @@ def outside(refprovider):
     """An outside person whose public key the provider knows."""
     address = outside_address()
     key = new_outside_key(address)
-    assert register(refprovider, address, str(key.pubkey)).status_code == 200
+    refprovider.external_key(address, str(key.pubkey))
     return address, key
 
 

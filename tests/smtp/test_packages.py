@@ -1,7 +1,9 @@
 """Send packages, opened with each recipient's own key (mailsync/send.py).
 
-The reference provider knows no keys for outside addresses, so PGP/MIME is
-checked here, with keys made for the test, alongside the other schemes.
+The packages are built here without a provider, with keys made for the test,
+so every scheme is opened side by side. Sending to an outside address whose
+key the reference provider serves (POST /internal/external-keys) is tested
+in test_send.py.
 """
 
 import base64

@@ -261,7 +261,7 @@ def pgp_outsider(refprovider):
     """An outside address whose public key the provider serves (as from WKD)."""
     address = f"pgp-{secrets.token_hex(4)}@outside.example"
     key = new_outside_key(address)
-    refprovider.internal("POST", "external-keys", Email=address, PublicKey=str(key))
+    refprovider.external_key(address, str(key))
     yield address, key
     httpx.delete(f"{refprovider.internal_url}/external-keys/{address}", timeout=30)
 
