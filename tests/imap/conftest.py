@@ -1,4 +1,7 @@
-"""Fixtures for the IMAP tests: a listener, accounts and indexed mail."""
+"""Fixtures for the IMAP tests: a listener, accounts and indexed mail.
+
+The reference provider and Dovecot come from the root conftest's plugins.
+"""
 
 from tests.fixtures.imap import (  # noqa: F401
     imap_server,
@@ -7,4 +10,3 @@ from tests.fixtures.imap import (  # noqa: F401
     mail_account,
 )
 from tests.fixtures.linked_account import link_account  # noqa: F401
-from tests.fixtures.refprovider import refprovider, refprovider_server  # noqa: F401

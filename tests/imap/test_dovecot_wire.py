@@ -101,7 +101,7 @@ def _normalised(lines: list[bytes]) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def wire_pair(
-    dovecot: DovecotServer,  # noqa: F811
+    dovecot: DovecotServer,
     django_db_setup,
     django_db_blocker,
     imap_tls_files,
