@@ -39,11 +39,12 @@ def add_attachment(
         raise api.invalid("The 'inline' Disposition is only allowed with a ContentID")
 
     with store.transaction(conn):
-        row = messages.get_message_row(conn, user_id, message_id)
-        if row is None:
-            raise api.not_found("Message does not exist")
-        if not messages.is_draft(row["flags"]):
-            raise api.invalid("Attachments can only be added to drafts")
+        messages.get_draft_row(
+            conn,
+            user_id,
+            message_id,
+            not_a_draft="Attachments can only be added to drafts",
+        )
 
         attachment_id = messages.insert_attachment(conn, message_id, attachment)
         events.record(

@@ -142,18 +142,7 @@ def _parent_attachments(
         except (binascii.Error, ValueError) as error:
             raise api.invalid("AttachmentKeyPackets must be base64") from error
 
-        copies.append(
-            messages.NewAttachment(
-                name=row["name"],
-                mime_type=row["mime_type"],
-                disposition=row["disposition"],
-                key_packets=key_packet,
-                data_packet=bytes(row["data_packet"]),
-                content_id=row["content_id"],
-                headers=store.loads(row["headers"], []),
-                signature=row["signature"],
-            )
-        )
+        copies.append(messages.attachment_copy(row, key_packet))
     return copies
 
 
@@ -246,11 +235,9 @@ def update_draft(
         raise api.invalid("The MIMEType must be text/plain or text/html")
 
     with store.transaction(conn):
-        row = messages.get_message_row(conn, user_id, message_id)
-        if row is None:
-            raise api.not_found("Message does not exist")
-        if not messages.is_draft(row["flags"]):
-            raise api.invalid("Only drafts can be changed")
+        row = messages.get_draft_row(
+            conn, user_id, message_id, not_a_draft="Only drafts can be changed"
+        )
 
         address = _sender_address(conn, user_id, sender)
         subject = (

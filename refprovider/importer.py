@@ -169,6 +169,46 @@ def parse_upload(literal: bytes) -> UploadedMessage:
     return UploadedMessage(root, bodies[0][1], mime_type, attachments)
 
 
+def new_message(
+    header: mime.Entity,
+    placement: Placement,
+    *,
+    user_id: str,
+    address_id: str,
+    body: str,
+    mime_type: str,
+    flags: int,
+    unread: bool,
+    when: int | None,
+) -> messages.NewMessage:
+    """A message to store, its subject, addresses and date read from ``header``.
+
+    ``when`` overrides the Date field; without either, the message is new now.
+    """
+    envelope = mime.envelope_of(header)
+    return messages.NewMessage(
+        user_id=user_id,
+        address_id=address_id,
+        body=body,
+        mime_type=mime_type,
+        subject=envelope.subject,
+        sender=envelope.sender,
+        to_list=envelope.to_list,
+        cc_list=envelope.cc_list,
+        bcc_list=envelope.bcc_list,
+        reply_tos=envelope.reply_tos,
+        external_id=envelope.external_id,
+        flags=flags,
+        time=when or envelope.time or int(time.time()),
+        unread=unread,
+        location=placement.location,
+        starred=placement.starred,
+        label_ids=placement.label_ids,
+        header=header.header_bytes.decode("utf-8", errors="replace"),
+        parsed_headers=header.fields,
+    )
+
+
 def import_message(
     conn: sqlite3.Connection,
     user_id: str,
@@ -199,27 +239,16 @@ def import_message(
         key = users.primary_address_key(conn, address_id)
         body = pgp.encrypt_armored(b"", key.public_key)
 
-    envelope = mime.envelope_of(upload.header)
-    new = messages.NewMessage(
+    new = new_message(
+        upload.header,
+        placement,
         user_id=user_id,
         address_id=address_id,
         body=body,
         mime_type=upload.mime_type,
-        subject=envelope.subject,
-        sender=envelope.sender,
-        to_list=envelope.to_list,
-        cc_list=envelope.cc_list,
-        bcc_list=envelope.bcc_list,
-        reply_tos=envelope.reply_tos,
-        external_id=envelope.external_id,
         flags=flags | messages.FLAG_IMPORTED,
-        time=time_override or envelope.time or int(time.time()),
         unread=unread,
-        location=placement.location,
-        starred=placement.starred,
-        label_ids=placement.label_ids,
-        header=upload.header.header_bytes.decode("utf-8", errors="replace"),
-        parsed_headers=upload.header.fields,
+        when=time_override,
     )
 
     with store.transaction(conn):

@@ -97,6 +97,20 @@ class NewAttachment:
     signature: str = ""
 
 
+def attachment_copy(row: sqlite3.Row, key_packets: bytes) -> NewAttachment:
+    """A stored attachment for another message; the data packet is shared."""
+    return NewAttachment(
+        name=row["name"],
+        mime_type=row["mime_type"],
+        disposition=row["disposition"],
+        key_packets=key_packets,
+        data_packet=bytes(row["data_packet"]),
+        content_id=row["content_id"],
+        headers=store.loads(row["headers"], []),
+        signature=row["signature"],
+    )
+
+
 def insert_message(
     conn: sqlite3.Connection,
     message: NewMessage,
@@ -307,6 +321,18 @@ def get_message_row(
     return conn.execute(
         "SELECT * FROM messages WHERE id = ? AND user_id = ?", (message_id, user_id)
     ).fetchone()
+
+
+def get_draft_row(
+    conn: sqlite3.Connection, user_id: str, message_id: str, *, not_a_draft: str
+) -> sqlite3.Row:
+    """The row of a draft; 404 when there is no such message, else 422."""
+    row = get_message_row(conn, user_id, message_id)
+    if row is None:
+        raise api.not_found("Message does not exist")
+    if not is_draft(row["flags"]):
+        raise api.invalid(not_a_draft)
+    return row
 
 
 def message_json(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:

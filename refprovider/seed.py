@@ -11,7 +11,6 @@ apart as key packets + data packet).
 import logging
 import mailbox
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -225,27 +224,16 @@ def _store_as_web(
     except importer.ImportFailure as error:
         raise SeedError(str(error)) from error
 
-    envelope = mime.envelope_of(root)
-    new = messages.NewMessage(
+    new = importer.new_message(
+        root,
+        placement,
         user_id=user["id"],
         address_id=address["id"],
         body=pgp.encrypt_armored(text.encode("utf-8"), key.public_key, signer=signer),
         mime_type=mime_type,
-        subject=envelope.subject,
-        sender=envelope.sender,
-        to_list=envelope.to_list,
-        cc_list=envelope.cc_list,
-        bcc_list=envelope.bcc_list,
-        reply_tos=envelope.reply_tos,
-        external_id=envelope.external_id,
         flags=flags,
-        time=when or envelope.time or int(time.time()),
         unread=unread,
-        location=placement.location,
-        starred=placement.starred,
-        label_ids=placement.label_ids,
-        header=root.header_bytes.decode("utf-8", errors="replace"),
-        parsed_headers=root.fields,
+        when=when,
     )
     with store.transaction(conn):
         return messages.insert_message(conn, new, attachments)

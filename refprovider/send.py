@@ -297,18 +297,7 @@ def _deliver_internal(
                 if session_key is None:
                     return False
                 packet = pgp.encrypt_session_key(session_key, recipient_key.public_key)
-            copies.append(
-                messages.NewAttachment(
-                    name=attachment["name"],
-                    mime_type=attachment["mime_type"],
-                    disposition=attachment["disposition"],
-                    key_packets=packet,
-                    data_packet=bytes(attachment["data_packet"]),
-                    content_id=attachment["content_id"],
-                    headers=store.loads(attachment["headers"], []),
-                    signature=attachment["signature"],
-                )
-            )
+            copies.append(messages.attachment_copy(attachment, packet))
 
     fields = [
         pair
@@ -389,11 +378,9 @@ def send_draft(
     packages = [parse_package(raw, index) for index, raw in enumerate(raw_packages)]
 
     with store.transaction(conn):
-        draft = messages.get_message_row(conn, user_id, draft_id)
-        if draft is None:
-            raise api.not_found("Message does not exist")
-        if not messages.is_draft(draft["flags"]):
-            raise api.invalid("The message was sent already")
+        draft = messages.get_draft_row(
+            conn, user_id, draft_id, not_a_draft="The message was sent already"
+        )
 
         draft_attachments = conn.execute(
             "SELECT * FROM attachments WHERE message_id = ? ORDER BY seq", (draft_id,)
