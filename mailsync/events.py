@@ -220,11 +220,9 @@ class EventPoll:
         async def fetch(message_id: str) -> None:
             async with limit:
                 try:
-                    prepared[message_id] = await prepare_message(
+                    prepared[message_id] = await _prepare_unless_gone(
                         self.session, message_id
                     )
-                except NotFound:
-                    prepared[message_id] = None
                 except (CryptoError, ValueError) as exc:
                     failures[message_id] = f"{type(exc).__name__}: {exc}"
                 except ProviderError as exc:
@@ -376,12 +374,9 @@ class EventPoll:
             prepared: dict[str, Prepared | None] = {}
             try:
                 for message_id in failure.message_ids:
-                    try:
-                        prepared[message_id] = await prepare_message(
-                            self.session, message_id
-                        )
-                    except NotFound:
-                        prepared[message_id] = None
+                    prepared[message_id] = await _prepare_unless_gone(
+                        self.session, message_id
+                    )
             except (CryptoError, ValueError) as exc:
                 await sync_to_async(self._failure_attempt)(failure, exc)
                 continue
@@ -437,6 +432,16 @@ class EventPoll:
 
 class ConcurrentPoll(Exception):
     """Another poller stored this event first; nothing was changed here."""
+
+
+async def _prepare_unless_gone(
+    session: AccountSession, message_id: str
+) -> Prepared | None:
+    """The message ready to store; None when the provider no longer has it."""
+    try:
+        return await prepare_message(session, message_id)
+    except NotFound:
+        return None
 
 
 def _is_empty(event: Event) -> bool:
