@@ -71,7 +71,9 @@ class StreamTransport:
         try:
             await asyncio.wait_for(self._writer.wait_closed(), 2)
         except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
-            pass
+            # A peer that reads nothing would keep the unsent bytes, and the
+            # socket, for ever: drop them.
+            self._writer.transport.abort()
 
 
 @dataclass

@@ -14,6 +14,7 @@ allows EXPUNGE, and new messages are only used after their EXISTS.
 """
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import re
@@ -28,6 +29,7 @@ from mailsync.notify import account_group
 from protocols import auth
 from protocols.imap import commands as c
 from protocols.imap import fetch, search, wire
+from protocols.imap.fetchatts import BodySection, FetchAttribute
 from protocols.imap.lexer import ParseError
 from protocols.imap.reader import (
     AuthenticateResponse,
@@ -51,9 +53,19 @@ from protocols.imap.store import (
 logger = logging.getLogger(__name__)
 
 AUTOLOGOUT_SECONDS = 30 * 60
+# Connections are limited in number; one that has not logged in by then gives
+# its place back (RFC 3501 asks for 30 minutes only after authentication).
+LOGIN_TIMEOUT_SECONDS = 60.0
+# A peer that reads nothing of a pending reply for this long is gone or
+# hostile; its session ends so the reply does not stay in memory.
+WRITE_STALL_SECONDS = 5 * 60.0
 LISTEN_RETRY_SECONDS = 2.0
 # Message bytes held at once while answering a FETCH of whole messages.
 BODY_BYTES_PER_READ = 8 * 1024 * 1024
+# One message's FETCH reply is built in memory before it is written. Sections
+# that overlap (the same body asked for under many partial ranges) would
+# otherwise multiply a message's size as often as one command line allows.
+MAX_FETCH_REPLY_BYTES = 128 * 1024 * 1024
 DELIMITER = "/"
 
 BASE_CAPABILITIES = ("IMAP4rev1", "IDLE", "ID", "LITERAL+")
@@ -129,6 +141,8 @@ class SessionOptions:
     tls_available: bool = False
     limits: ReaderLimits | None = None
     autologout_seconds: float = AUTOLOGOUT_SECONDS
+    login_timeout_seconds: float = LOGIN_TIMEOUT_SECONDS
+    write_stall_seconds: float = WRITE_STALL_SECONDS
     # The personal namespace NAMESPACE announces. "" tells clients that every
     # mailbox is theirs; "Folders/" steers clients that create folders under
     # their namespace to where this server can create them.
@@ -136,6 +150,8 @@ class SessionOptions:
     authenticate: Callable[..., Awaitable[auth.Authenticated]] = auth.authenticate
     store_factory: Callable[[int, str | None], MailboxStore] = DatabaseMailboxStore
     actions_factory: Callable[[Any, str | None], MailActions] = MailActions
+    # The most message bytes one FETCH reply may carry for one message.
+    max_fetch_reply: int = MAX_FETCH_REPLY_BYTES
 
 
 # -- the selected mailbox as this session knows it ---------------------------------
@@ -192,7 +208,7 @@ class ImapSession:
         self.options = options
         self.id = options.connection_id
         self.state = State.NOT_AUTHENTICATED
-        self.reader = CommandReader(options.limits)
+        self.reader = CommandReader(self._limits_before_login())
 
         self.login: auth.Authenticated | None = None
         self.store: MailboxStore | None = None
@@ -250,18 +266,24 @@ class ImapSession:
                     None, "OK", "Mail bridge ready", code=self._capability_code()
                 )
             )
-            await self.transport.drain()
+            await self._flush()
 
             while self.state is not State.LOGOUT:
-                event = await self._next_event(self.options.autologout_seconds)
+                event = await self._next_event(self._inactivity_limit())
                 if event is None:
                     break
                 await self._handle(event)
-                await self.transport.drain()
+                await self._flush()
         except (OSError, asyncio.IncompleteReadError) as error:
             logger.info("[%s] connection lost: %s", self.id, type(error).__name__)
         finally:
             await self._shutdown()
+
+    def _inactivity_limit(self) -> float:
+        """Seconds of client silence before the session ends."""
+        if self.state is State.NOT_AUTHENTICATED:
+            return self.options.login_timeout_seconds
+        return self.options.autologout_seconds
 
     def request_stop(self) -> None:
         """Say BYE after the current command (server shutdown)."""
@@ -429,6 +451,16 @@ class ImapSession:
 
     # -- output --------------------------------------------------------------------
 
+    async def _flush(self) -> None:
+        """Wait until the peer has taken what was written, within the limit."""
+        try:
+            await asyncio.wait_for(
+                self.transport.drain(), self.options.write_stall_seconds
+            )
+        except TimeoutError:
+            logger.info("[%s] the peer stopped reading; closing", self.id)
+            raise ConnectionError("the peer stopped reading") from None
+
     def send_line(self, data: bytes) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("[%s] S: %s", self.id, _trace_text(data))
@@ -452,6 +484,18 @@ class ImapSession:
 
     def _capability_code(self) -> str:
         return "CAPABILITY " + " ".join(self._capabilities())
+
+    def _limits_before_login(self) -> ReaderLimits:
+        # No APPEND can succeed before login, and no other command needs more
+        # than one small literal: a stranger must not make the server hold
+        # megabytes for each connection they open.
+        limits = self.options.limits or ReaderLimits()
+        small = limits.max_literal_size
+        return dataclasses.replace(
+            limits,
+            max_append_size=min(limits.max_append_size, small),
+            max_command_size=min(limits.max_command_size, small),
+        )
 
     def _login_allowed(self) -> bool:
         # Passwords cross the wire in the clear only on this machine.
@@ -510,11 +554,11 @@ class ImapSession:
             raise bad("STARTTLS is not available here")
 
         self.ok(command.tag, "Begin TLS negotiation now")
-        await self.transport.drain()
+        await self._flush()
         await self.transport.start_tls()
         # Whatever the client sent before the handshake must not count
         # (RFC 3501 §6.2.1): start over with an empty reader.
-        self.reader = CommandReader(self.options.limits)
+        self.reader = CommandReader(self._limits_before_login())
 
     async def cmd_login(self, command: c.LoginCommand) -> None:
         if not self._login_allowed():
@@ -530,9 +574,9 @@ class ImapSession:
         data = command.initial_response
         if data is None:
             self.send_line(wire.continuation(""))
-            await self.transport.drain()
+            await self._flush()
             self.reader.expect_authenticate_response(command.tag)
-            event = await self._next_event(self.options.autologout_seconds)
+            event = await self._next_event(self._inactivity_limit())
             if event is None:
                 return
             if isinstance(event, ParseError):
@@ -571,6 +615,7 @@ class ImapSession:
                 f"{_printable(self.client_id.get('version'))}"
             )
         self.state = State.AUTHENTICATED
+        self.reader.limits = self.options.limits or ReaderLimits()
         await self._start_listening()
         self.ok(tag, "Logged in", code=self._capability_code())
 
@@ -974,6 +1019,11 @@ class ImapSession:
         self.ok(command.tag, "NAMESPACE completed")
 
     async def cmd_append(self, command: c.AppendCommand) -> None:
+        if b"\x00" in command.message:
+            # A literal may not carry NUL (RFC 3501 CHAR8); stored, the
+            # message could never be sent back in a valid FETCH reply.
+            raise bad("NUL byte in the message")
+
         result = await self._act(
             self._require_actions().append(
                 command.mailbox,
@@ -1001,7 +1051,7 @@ class ImapSession:
 
         while True:
             await self.refresh(allow_expunge=True)
-            await self.transport.drain()
+            await self._flush()
 
             event = self.reader.next_event()
             if event is None:
@@ -1157,6 +1207,7 @@ class ImapSession:
                         [row for _, row in group], header_only=header_only
                     )
                 for sequence, row in group:
+                    self._check_reply_size(row, command.attributes)
                     flags_changed = row.flags != view.flags.get(row.uid)
                     if row.uid in view.flags:
                         view.flags[row.uid] = row.flags
@@ -1171,9 +1222,28 @@ class ImapSession:
                         )
                     )
                     row.raw = None
-                await self.transport.drain()
+                await self._flush()
 
         self.ok(command.tag, "FETCH completed")
+
+    def _check_reply_size(
+        self, row: FetchRow, attributes: Sequence[FetchAttribute]
+    ) -> None:
+        """Refuse a reply whose sections add up to more than the limit."""
+        limit = self.options.max_fetch_reply
+        # The bound needs no copying; only a request that might pass the limit
+        # has its sections measured.
+        if _reply_size_bound(row, attributes) <= limit:
+            return
+        if _reply_size(row, attributes) <= limit:
+            return
+
+        logger.info("[%s] FETCH reply over %d octets refused", self.id, limit)
+        raise no(
+            f"The reply would carry more than {limit} octets of message data; "
+            "ask for fewer or smaller sections at a time",
+            code="LIMIT",
+        )
 
     async def _mark_seen(self, uids: list[int]) -> set[int]:
         """Set \\Seen as a side effect of FETCH; the UIDs that changed."""
@@ -1292,6 +1362,44 @@ def _by_size(
         groups[-1].append(item)
         total += item[1].size
     return groups
+
+
+_WHOLE_MESSAGE_ITEMS = {
+    "RFC822": BodySection(),
+    "RFC822.HEADER": BodySection((), "HEADER"),
+    "RFC822.TEXT": BodySection((), "TEXT"),
+}
+
+
+def _reply_size_bound(row: FetchRow, attributes: Sequence[FetchAttribute]) -> int:
+    """An upper bound of the message bytes a FETCH reply carries: no section
+    is larger than the message."""
+    message_size = max(row.size, len(row.raw or b""))
+    total = 0
+    for attribute in attributes:
+        if attribute.section is None and attribute.name not in _WHOLE_MESSAGE_ITEMS:
+            continue
+        size = message_size
+        if attribute.partial is not None:
+            left = max(message_size - attribute.partial.start, 0)
+            size = min(attribute.partial.length, left)
+        total += size
+    return total
+
+
+def _reply_size(row: FetchRow, attributes: Sequence[FetchAttribute]) -> int:
+    """The message bytes a FETCH reply carries, measured section by section."""
+    total = 0
+    for attribute in attributes:
+        section = attribute.section or _WHOLE_MESSAGE_ITEMS.get(attribute.name)
+        if section is None:
+            continue
+        size = len(fetch.section_bytes(row, section))
+        if attribute.partial is not None:
+            left = max(size - attribute.partial.start, 0)
+            size = min(attribute.partial.length, left)
+        total += size
+    return total
 
 
 def _copyuid(result: CopyResult) -> str | None:
