@@ -441,8 +441,17 @@ def _apply_content(message: Message, content: Content) -> None:
 
 
 def _store_body(message: Message, raw: bytes) -> None:
-    sealed = cache.seal_body(message.account_id, message.provider_id, raw)
-    CachedMessage.objects.update_or_create(message=message, defaults={"sealed": sealed})
+    CachedMessage.objects.update_or_create(
+        message=message, defaults=_cache_columns(message, raw)
+    )
+
+
+def _cache_columns(message: Message, raw: bytes) -> dict[str, bytes]:
+    # The body and its separately sealed header, cut with the offsets
+    # _apply_content just stored on the message.
+    return cache.cache_columns(
+        message.account_id, message.provider_id, raw, message.parts
+    )
 
 
 def _entry_mailboxes(message: Message) -> set[int]:
@@ -553,10 +562,7 @@ def _insert_new(
     Message.objects.bulk_create(messages)
 
     CachedMessage.objects.bulk_create(
-        CachedMessage(
-            message=message,
-            sealed=cache.seal_body(account.id, message.provider_id, content.raw),
-        )
+        CachedMessage(message=message, **_cache_columns(message, content.raw))
         for message, (_, content) in zip(messages, items, strict=True)
     )
 

@@ -28,23 +28,25 @@ from django.utils import timezone
 from accounts import secretbox
 from accounts.models import LinkedAccount
 
-# Provider system label IDs (strings on the wire).
-INBOX = "0"
-ALL_DRAFTS = "1"
-ALL_SENT = "2"
-TRASH = "3"
-SPAM = "4"
-ALL_MAIL = "5"
-ARCHIVE = "6"
-SENT = "7"
-DRAFTS = "8"
-OUTBOX = "9"
-STARRED = "10"
-ALL_SCHEDULED = "12"
-
-# Provider message Flags bits that decide \Draft.
-FLAG_RECEIVED = 1
-FLAG_SENT = 2
+# The provider's system label IDs and the Flags bits that decide \Draft are
+# defined once, in the provider package; they are re-exported here because
+# code that works on these models names them alongside.
+from mailsync.provider.types import (  # noqa: F401
+    ALL_DRAFTS,
+    ALL_MAIL,
+    ALL_SCHEDULED,
+    ALL_SENT,
+    ARCHIVE,
+    DRAFTS,
+    FLAG_RECEIVED,
+    FLAG_SENT,
+    INBOX,
+    OUTBOX,
+    SENT,
+    SPAM,
+    STARRED,
+    TRASH,
+)
 
 
 def new_uidvalidity() -> int:
@@ -214,12 +216,19 @@ class MailboxEntry(models.Model):
 
 
 class CachedMessage(models.Model):
-    """The exact bytes FETCH BODY[] serves, compressed and AES-GCM encrypted."""
+    """The exact bytes FETCH BODY[] serves, compressed and AES-GCM encrypted.
+
+    ``header_sealed`` holds the same bytes up to the end of the top-level
+    header, sealed on their own, so header-only FETCH opens a few hundred
+    octets instead of the whole message. Empty on rows cached before it
+    existed; readers then fall back to ``sealed``.
+    """
 
     message = models.OneToOneField(
         Message, on_delete=models.CASCADE, related_name="cached", primary_key=True
     )
     sealed = models.BinaryField()
+    header_sealed = models.BinaryField(default=b"")
 
 
 class EventFailure(models.Model):

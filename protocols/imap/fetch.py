@@ -71,8 +71,8 @@ _HEADER_TEXTS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
 def headers_only(attributes: Sequence[FetchAttribute]) -> bool:
     """True when only the top-level header of the message is read.
 
-    Then the start of the cached message (up to the end of its header) is
-    all that must be opened.
+    Then only the separately sealed top-level header of each message is
+    opened, not the whole cached message.
     """
     for attribute in attributes:
         section = attribute.section

@@ -15,8 +15,7 @@ entry (see :func:`message_flags`). Changing anything goes through
 import abc
 import logging
 import threading
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -26,7 +25,6 @@ from django.db import InterfaceError, OperationalError, connections
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from accounts import secretbox
 from mailsync import cache
 from mailsync.index import FOLDERS_ROOT, LABELS_ROOT, SYSTEM_MAILBOXES
 from mailsync.models import (
@@ -616,23 +614,39 @@ class DatabaseMailboxStore(MailboxStore):
             await _in_thread(self._attach_bodies, list(rows), header_only)
 
     def _attach_bodies(self, rows: list[FetchRow], header_only: bool = False) -> None:
+        if header_only:
+            rows = self._attach_headers(rows)
+
         by_message = {row.message_id: row for row in rows}
-        message_ids = list(by_message)
+        for message_id, sealed in self._cache_column(list(by_message), "sealed"):
+            row = by_message[message_id]
+            row.raw = cache.open_body(self.account_id, row.provider_id, bytes(sealed))
+
+    def _attach_headers(self, rows: list[FetchRow]) -> list[FetchRow]:
+        """Fill `raw` with the separately sealed headers; the rows left over.
+
+        Rows cached before headers were sealed apart have none and come
+        back, to be read whole; the whole body is never loaded for the rest.
+        """
+        by_message = {row.message_id: row for row in rows}
+        without_header = []
+        for message_id, sealed in self._cache_column(list(by_message), "header_sealed"):
+            row = by_message[message_id]
+            row.raw = cache.open_header(
+                self.account_id, row.provider_id, bytes(sealed or b"")
+            )
+            if row.raw is None:
+                without_header.append(row)
+        return without_header
+
+    @staticmethod
+    def _cache_column(message_ids: list[int], column: str) -> Iterator[tuple]:
+        """(message id, `column`) of the cache rows, a bounded IN list per query."""
         for start in range(0, len(message_ids), MAX_IN_PARAMETERS):
             chunk = message_ids[start : start + MAX_IN_PARAMETERS]
-            for message_id, sealed in CachedMessage.objects.filter(
-                message_id__in=chunk
-            ).values_list("message_id", "sealed"):
-                row = by_message[message_id]
-                header_end = (row.parts.get("") or [0, 0])[1]
-                if header_only and header_end:
-                    row.raw = _open_body_prefix(
-                        self.account_id, row.provider_id, bytes(sealed), header_end
-                    )
-                else:
-                    row.raw = cache.open_body(
-                        self.account_id, row.provider_id, bytes(sealed)
-                    )
+            yield from CachedMessage.objects.filter(message_id__in=chunk).values_list(
+                "message_id", column
+            )
 
     async def search_rows(
         self, mailbox: MailboxInfo, uids: Sequence[int], *, with_text: bool
@@ -710,19 +724,6 @@ def _placeholder(name: str, *, has_children: bool) -> MailboxInfo:
         subscribed=True,
         has_children=has_children,
     )
-
-
-def _open_body_prefix(
-    account_id: int, provider_id: str, sealed: bytes, length: int
-) -> bytes:
-    """The first `length` octets of a cached message.
-
-    The cache is compressed and then encrypted (``secretbox.seal_compressed``):
-    decryption must cover the whole value, but decompression can stop early,
-    which is most of the cost when only the header is wanted.
-    """
-    compressed = secretbox.decrypt(sealed, cache.body_purpose(account_id, provider_id))
-    return zlib.decompressobj().decompress(compressed, length)
 
 
 def _uid_filter(uids: list[int]) -> Q:
