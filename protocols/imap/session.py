@@ -453,10 +453,12 @@ class ImapSession:
 
     async def _flush(self) -> None:
         """Wait until the peer has taken what was written, within the limit."""
+        # asyncio.timeout adds no task: when nothing waits to be sent, this
+        # returns without yielding, so no client bytes slip in between an OK
+        # to STARTTLS and the handshake.
         try:
-            await asyncio.wait_for(
-                self.transport.drain(), self.options.write_stall_seconds
-            )
+            async with asyncio.timeout(self.options.write_stall_seconds):
+                await self.transport.drain()
         except TimeoutError:
             logger.info("[%s] the peer stopped reading; closing", self.id)
             raise ConnectionError("the peer stopped reading") from None
@@ -897,6 +899,15 @@ class ImapSession:
         self.ok(command.tag, "CREATE completed")
 
     async def cmd_delete(self, command: c.DeleteCommand) -> None:
+        mailbox = await self._require_store().get_mailbox(command.mailbox)
+        if mailbox is not None and mailbox.selectable and mailbox.has_children:
+            # The provider would delete the subfolders too, and DELETE must
+            # never remove inferior names (RFC 3501 section 6.3.4).
+            raise no(
+                f"{_printable(command.mailbox)} has child mailboxes; delete them first",
+                code="HASCHILDREN",
+            )
+
         await self._act(self._require_actions().delete_mailbox(command.mailbox))
         view = self.view
         if view is not None and view.mailbox.name == command.mailbox:
