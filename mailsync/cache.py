@@ -46,7 +46,11 @@ def header_end(parts: dict[str, Any]) -> int:
     end of the header, blank line included.
     """
     offsets: list[int] = parts.get("") or []
-    return offsets[1] if len(offsets) > 1 else 0
+    if len(offsets) < 2 or offsets[0] != 0:
+        # A header copy is served as the message's start: only a header
+        # that starts the message can be cut that way.
+        return 0
+    return offsets[1]
 
 
 def seal_header(account_id: int, provider_id: str, header: bytes) -> bytes:

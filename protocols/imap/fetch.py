@@ -62,6 +62,11 @@ def columns_for(attributes: Sequence[FetchAttribute]) -> frozenset[str]:
             columns.add("body")
         elif name == "MODSEQ":
             raise FetchRefused("MODSEQ needs CONDSTORE, which is not enabled")
+
+    if "raw" in columns and headers_only(attributes):
+        # The store's header copy carries its own offsets; decoding every
+        # message's part table would cost more than opening the header.
+        columns.discard("parts")
     return frozenset(columns)
 
 

@@ -35,6 +35,7 @@ from mailsync.models import (
     CachedMessage,
     Mailbox,
     MailboxEntry,
+    Message,
 )
 
 logger = logging.getLogger(__name__)
@@ -358,8 +359,9 @@ class MailboxStore(abc.ABC):
         """Fill each row's `raw` with the cached message bytes, in one query.
 
         The bytes are exactly what BODY[] serves; RFC822.SIZE is their length.
-        With `header_only`, `raw` may stop where the message header ends
-        (the rows need "parts"), which is all HEADER sections read.
+        With `header_only`, `raw` may stop where the message header ends,
+        which is all HEADER sections read; rows without "parts" get the
+        offsets that fit what `raw` holds.
         """
 
     @abc.abstractmethod
@@ -637,7 +639,25 @@ class DatabaseMailboxStore(MailboxStore):
             )
             if row.raw is None:
                 without_header.append(row)
+            elif not row.parts:
+                # The copy is the message up to its header's end: the whole
+                # message as far as header sections can see.
+                end = len(row.raw)
+                row.parts = {"": [0, end, end, end]}
+
+        self._attach_parts([row for row in without_header if not row.parts])
         return without_header
+
+    @staticmethod
+    def _attach_parts(rows: list[FetchRow]) -> None:
+        by_message = {row.message_id: row for row in rows}
+        message_ids = list(by_message)
+        for start in range(0, len(message_ids), MAX_IN_PARAMETERS):
+            chunk = message_ids[start : start + MAX_IN_PARAMETERS]
+            for message_id, parts in Message.objects.filter(id__in=chunk).values_list(
+                "id", "parts"
+            ):
+                by_message[message_id].parts = parts or {}
 
     @staticmethod
     def _cache_column(message_ids: list[int], column: str) -> Iterator[tuple]:
