@@ -435,6 +435,12 @@ class MailActions:
             raise ActionRefused(
                 f"Messages cannot be copied to {target.name}", code="CANNOT"
             )
+        if {source.label_id, target.label_id} == {INBOX, SENT}:
+            # The provider files mail by its kind: a copy would silently stay
+            # where it was.
+            raise ActionRefused(
+                "Messages cannot be copied between INBOX and Sent", code="CANNOT"
+            )
 
         rows = await _in_thread(self._load_rows, source_id, uids)
         if not rows:
@@ -477,12 +483,9 @@ class MailActions:
             Mailbox.Kind.SYSTEM,
         )
         async with self._provider() as access:
-            if source.id != target.id:
-                await self._label(access, ids, target.label_id, "move the messages")
-                if unlabel_source:
-                    await self._unlabel(
-                        access, ids, source.label_id, "move the messages"
-                    )
+            await self._label(access, ids, target.label_id, "move the messages")
+            if unlabel_source:
+                await self._unlabel(access, ids, source.label_id, "move the messages")
             metadata = await self._reread(access, ids)
 
         changed = await _in_thread(self._apply_metadata, rows, metadata)
@@ -496,6 +499,12 @@ class MailActions:
             raise ActionRefused(f"No mailbox named {target_name}", code="TRYCREATE")
         if target.kind == Mailbox.Kind.PLACEHOLDER:
             raise ActionRefused(f"{target_name} cannot hold messages", code="CANNOT")
+        if target.id == source.id:
+            # A mailbox is a label here and holds each message once; answering
+            # OK with a COPYUID would name copies that do not exist.
+            raise ActionRefused(
+                f"The messages are already in {target_name}", code="CANNOT"
+            )
         return source, target
 
     def _copy_result(self, rows: list[_Row], target_id: int) -> CopyResult:
@@ -584,6 +593,8 @@ class MailActions:
     ) -> AppendResult:
         """APPEND: a draft in Drafts, an import anywhere else."""
         flags = set(flags)
+        if not raw.strip():
+            raise ActionRefused("An empty message cannot be stored", code="CANNOT")
         mailbox = await _in_thread(self._append_target, mailbox_name)
 
         if mailbox.label_id == SENT:
@@ -892,6 +903,13 @@ class MailActions:
         if not rest or any(not piece.strip() for piece in rest.split("/")):
             raise ActionRefused(
                 "New mailboxes go under Folders/ or Labels/", code="CANNOT"
+            )
+        if any(piece != piece.strip() for piece in rest.split("/")):
+            # The provider trims names, so the mailbox made would not be
+            # the one the mail program asked for.
+            raise ActionRefused(
+                "Folder and label names cannot start or end with a space",
+                code="CANNOT",
             )
 
         if root == index.LABELS_ROOT:

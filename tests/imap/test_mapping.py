@@ -220,6 +220,27 @@ def test_copy_to_all_mail_is_refused(account):
     assert b"CANNOT" in data[0]
 
 
+@pytest.mark.parametrize("command", ["COPY", "MOVE"])
+def test_copy_or_move_into_the_same_mailbox_is_refused(account, command):
+    uid = account.uid_of("INBOX", "one")
+    account.imap.select("INBOX")
+
+    status, data = account.imap._simple_command("UID", command, str(uid), "INBOX")
+
+    assert status == "NO"
+    assert account.uid_of("INBOX", "one") == uid
+
+
+def test_copy_between_inbox_and_sent_is_refused(account):
+    uid = account.uid_of("INBOX", "one")
+    account.imap.select("INBOX")
+
+    status, _ = account.imap._simple_command("UID", "COPY", str(uid), "Sent")
+
+    assert status == "NO"
+    assert SENT not in account.labels(ids(account)["one"])
+
+
 def test_copy_to_a_missing_mailbox_says_trycreate(account):
     account.imap.select("INBOX")
     status, data = account.imap.copy("1", "Folders/Nowhere")
@@ -385,6 +406,12 @@ def test_append_to_all_mail_is_refused(account):
     assert status == "NO"
 
 
+def test_append_of_an_empty_message_is_refused(account):
+    status, data = account.imap.append("INBOX", None, None, b"")
+    assert status == "NO"
+    assert b"CANNOT" in data[0]
+
+
 def test_append_to_sent_right_after_sending_returns_the_sent_copy(account):
     raw = message("sent")
     sendrecorder.record_sent(
@@ -422,6 +449,8 @@ def test_create_folders_and_labels(account):
         ("Folders/Missing/Child", b"NONEXISTENT"),
         ("Folders/Work", b"ALREADYEXISTS"),
         ("INBOX", b"ALREADYEXISTS"),
+        ('"Folders/ lead"', b"CANNOT"),
+        ('"Labels/trail "', b"CANNOT"),
     ],
 )
 def test_create_refusals(account, name, code):
