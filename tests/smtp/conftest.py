@@ -6,10 +6,8 @@ program. Its database work happens in other threads, so tests that use it
 need the transactional database (``transactional_db``).
 """
 
-import asyncio
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,25 +21,9 @@ from protocols.smtp.server import SMTPService, start_smtp
 
 # A linked account on the reference provider, for the send tests.
 from tests.fixtures.linked_account import link_account  # noqa: F401
+from tests.support import LoopThread
 
 HOST = "127.0.0.1"
-
-
-class LoopThread:
-    """An asyncio loop in a daemon thread; ``run`` executes a coroutine there."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def run(self, coroutine: Any, timeout: float = 120) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
 
 
 @dataclass
