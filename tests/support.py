@@ -3,6 +3,7 @@
 import asyncio
 import os
 import shutil
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,19 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def self_signed_pair(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and key for a test listener, in ``folder``."""
+    from protocols import tls
+
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    tls._write_self_signed(cert_path, key_path)
+    return cert_path, key_path

@@ -425,16 +425,7 @@ class DatabaseMailboxStore(MailboxStore):
 
     def _list_mailboxes(self) -> list[MailboxInfo]:
         rows = list(
-            Mailbox.objects.filter(account_id=self.account_id).values(
-                "id",
-                "name",
-                "kind",
-                "label_id",
-                "special_use",
-                "uidvalidity",
-                "uidnext",
-                "subscribed",
-            )
+            Mailbox.objects.filter(account_id=self.account_id).values(*MAILBOX_FIELDS)
         )
         names = {row["name"] for row in rows}
         parents = {name.rsplit("/", 1)[0] for name in names if "/" in name}
@@ -457,16 +448,7 @@ class DatabaseMailboxStore(MailboxStore):
     def _get_mailbox(self, name: str) -> MailboxInfo | None:
         row = (
             Mailbox.objects.filter(account_id=self.account_id, name=name)
-            .values(
-                "id",
-                "name",
-                "kind",
-                "label_id",
-                "special_use",
-                "uidvalidity",
-                "uidnext",
-                "subscribed",
-            )
+            .values(*MAILBOX_FIELDS)
             .first()
         )
         has_children = Mailbox.objects.filter(
@@ -532,16 +514,7 @@ class DatabaseMailboxStore(MailboxStore):
             return mailbox
         row = (
             Mailbox.objects.filter(id=mailbox.id, account_id=self.account_id)
-            .values(
-                "id",
-                "name",
-                "kind",
-                "label_id",
-                "special_use",
-                "uidvalidity",
-                "uidnext",
-                "subscribed",
-            )
+            .values(*MAILBOX_FIELDS)
             .first()
         )
         if row is None:
@@ -716,6 +689,19 @@ class DatabaseMailboxStore(MailboxStore):
 
 class MailboxGone(Exception):
     """The selected mailbox was deleted or renamed away."""
+
+
+# The Mailbox columns a MailboxInfo is made from.
+MAILBOX_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "label_id",
+    "special_use",
+    "uidvalidity",
+    "uidnext",
+    "subscribed",
+)
 
 
 def _mailbox_info(row: dict[str, Any], *, has_children: bool) -> MailboxInfo:

@@ -11,7 +11,6 @@ in-memory channel layer), exactly as ``manage.py runbridge`` runs for people.
 
 import imaplib
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from tests.fixtures.refprovider import totp_now
-from tests.support import REPO_ROOT, require_program
+from tests.support import REPO_ROOT, free_port, require_program
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +43,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sample_message(number: int) -> bytes:

@@ -31,7 +31,6 @@ from tests.fixtures.e2e import (
     ChildProcess,
     ProviderView,
     expected_mailboxes,
-    free_port,
     imap_login,
     mbsync_mirror,
     new_message,
@@ -40,7 +39,7 @@ from tests.fixtures.e2e import (
     wait_until,
 )
 from tests.fixtures.refprovider import RefProvider
-from tests.support import bridge_process_env, require_program
+from tests.support import bridge_process_env, free_port, require_program
 
 pytestmark = [
     pytest.mark.growth,

@@ -29,7 +29,6 @@ from tests.fixtures.e2e import (
     ProviderView,
     child_pids,
     expected_mailboxes,
-    free_port,
     imap_login,
     mbsync_mirror,
     new_message,
@@ -38,7 +37,7 @@ from tests.fixtures.e2e import (
     wait_for_idle_response,
     wait_until,
 )
-from tests.support import REPO_ROOT, require_program
+from tests.support import REPO_ROOT, free_port, require_program
 
 pytestmark = [
     pytest.mark.slow,

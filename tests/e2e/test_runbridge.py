@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.e2e import HOST, ChildProcess, free_port
-from tests.support import bridge_process_env
+from tests.fixtures.e2e import HOST, ChildProcess
+from tests.support import bridge_process_env, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -33,13 +33,12 @@ from tests.fixtures.e2e import (
     ChildProcess,
     DemoRun,
     expected_mailboxes,
-    free_port,
     mbsync_mirror,
     new_message,
     processes_mentioning,
     wait_until,
 )
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, free_port
 
 pytestmark = [
     pytest.mark.slow,

@@ -6,7 +6,6 @@ program. Its database work happens in other threads, so tests that use it
 need the transactional database (``transactional_db``).
 """
 
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,12 +15,11 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from protocols import tls
 from protocols.smtp.server import SMTPService, start_smtp
 
 # A linked account on the reference provider, for the send tests.
 from tests.fixtures.linked_account import link_account  # noqa: F401
-from tests.support import LoopThread
+from tests.support import LoopThread, free_port, self_signed_pair
 
 HOST = "127.0.0.1"
 
@@ -45,19 +43,10 @@ class RunningSMTP:
         return ssl.create_default_context(cafile=str(self.cert_path))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory) -> tuple[Path, Path]:
     """One self-signed certificate for the whole run (RSA keys take a while)."""
-    folder = tmp_path_factory.mktemp("smtp-tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    tls._write_self_signed(cert_path, key_path)
-    return cert_path, key_path
+    return self_signed_pair(tmp_path_factory.mktemp("smtp-tls"))
 
 
 @pytest.fixture
